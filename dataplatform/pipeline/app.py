@@ -1,0 +1,26 @@
+"""The composition root of the core: one object holding config, client and repositories.
+
+The Lambda handler, the web app and the simulator each build one `Pipeline` per process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .clients import get_client
+from .config import PipelineConfig
+from .cursor import CursorCodec
+from .repository import FileRepository, RunRepository
+
+
+class Pipeline:
+    def __init__(self, config: PipelineConfig, *, client: Any | None = None) -> None:
+        self.config = config
+        self.client = client if client is not None else get_client("dynamodb", config)
+        self.codec = CursorCodec(config.cursor_secret)
+        self.runs = RunRepository(self.client, config, self.codec)
+        self.files = FileRepository(self.client, config, self.codec)
+
+    def sync_tables(self) -> list[str]:
+        from .schema import sync_tables
+
+        return sync_tables(self.client, self.config)

@@ -1,0 +1,104 @@
+"""Readiness checks: one cheap data-plane read per table, bounded in time, cached briefly.
+
+A probe storm costs at most one DynamoDB call per table per cache window: callers that
+arrive while a refresh is running wait for it instead of starting their own."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .config import PipelineConfig
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    ok: bool
+    checks: dict[str, str]
+    checked_at: float
+    duration_ms: int
+    cached: bool = False
+
+
+@dataclass
+class HealthChecker:
+    config: PipelineConfig
+    cache_seconds: float = 5.0
+    budget_seconds: float = 2.5
+    client: Any | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _refreshing: threading.Lock = field(default_factory=threading.Lock)
+    _report: HealthReport | None = None
+    _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=4))
+
+    def _client(self) -> Any:
+        if self.client is None:
+            # Own client: one attempt, short timeouts, so a hung endpoint answers fast.
+            kwargs: dict[str, Any] = {
+                "region_name": self.config.region,
+                "config": Config(
+                    connect_timeout=min(1.0, self.budget_seconds / 2),
+                    read_timeout=min(1.5, self.budget_seconds / 2),
+                    retries={"mode": "standard", "max_attempts": 1},
+                    max_pool_connections=4,
+                ),
+            }
+            if self.config.endpoint_url:
+                kwargs["endpoint_url"] = self.config.endpoint_url
+                session = boto3.session.Session()
+                if session.get_credentials() is None:
+                    kwargs.update(aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
+                self.client = session.client("dynamodb", **kwargs)
+            else:
+                self.client = boto3.session.Session().client("dynamodb", **kwargs)
+        return self.client
+
+    def _probe(self, table: str, key: str) -> str:
+        try:
+            self._client().get_item(TableName=table, Key={key: {"S": "__health_probe__"}})
+            return "ok"
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            return "missing" if code == "ResourceNotFoundException" else "error"
+        except BotoCoreError:
+            return "unreachable"
+
+    def _run_checks(self) -> HealthReport:
+        started = time.monotonic()
+        targets = {"runs": (self.config.run_table, "runId"), "files": (self.config.file_table, "fileId")}
+        futures = {name: self._pool.submit(self._probe, table, key) for name, (table, key) in targets.items()}
+        wait(futures.values(), timeout=self.budget_seconds)
+        checks = {name: (f.result() if f.done() else "timeout") for name, f in futures.items()}
+        return HealthReport(
+            ok=all(v == "ok" for v in checks.values()),
+            checks=checks,
+            checked_at=time.time(),
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
+
+    def check(self) -> HealthReport:
+        """The cached report when fresh, else a new one (single flight across threads)."""
+        report = self._report
+        if report is not None and time.time() - report.checked_at < self.cache_seconds:
+            return replace(report, cached=True)
+        got = self._refreshing.acquire(timeout=self.budget_seconds + 0.3)
+        try:
+            report = self._report
+            if report is not None and time.time() - report.checked_at < self.cache_seconds:
+                return replace(report, cached=True)
+            if not got:
+                return HealthReport(False, {"runs": "timeout", "files": "timeout"}, time.time(), 0)
+            report = self._run_checks()
+            with self._lock:
+                self._report = report
+            return report
+        finally:
+            if got:
+                self._refreshing.release()

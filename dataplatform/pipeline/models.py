@@ -1,0 +1,222 @@
+"""pydantic v2 models of RunTable and FileTable items.
+
+Strict on write (validated types, enums, formats), tolerant on read (unknown attributes
+ignored, naive timestamps read as UTC, DynamoDB `Decimal` numbers turned into int/float).
+`to_item()` / `from_item()` are the only way items cross the DynamoDB boundary.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+
+from .states import FILE_COUNTER, FileStatus, RunStatus
+from .timeutil import format_ts, parse_ts
+
+DATASET_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+LOCATION_RE = re.compile(r"^(s3://[a-z0-9][a-z0-9.\-]{1,62}/\S+|https?://[^\s/$.?#][^\s]*)$")
+MAX_LOCATION_LENGTH = 2048
+
+
+class SourceType(StrEnum):
+    CONTROL_M = "control-m"
+    S3 = "s3"
+    MANUAL = "manual"
+    INTERNAL = "internal"
+
+
+class Environment(StrEnum):
+    STAGING = "staging"
+    PROD = "prod"
+
+
+def to_plain(value: Any) -> Any:
+    """DynamoDB -> Python: Decimal becomes int or float, recursively; sets become lists."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [to_plain(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, set | frozenset) else items
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", errors="replace")
+    return value
+
+
+def to_dynamo(value: Any) -> Any:
+    """Python -> DynamoDB: floats become Decimal (NaN/infinity refused), recursively."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            raise ValueError("NaN and infinity cannot be stored")
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {str(k): to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_dynamo(v) for v in value]
+    if isinstance(value, datetime):
+        return format_ts(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, StrEnum):
+        return value.value
+    return value
+
+
+def validate_dataset_name(value: str) -> str:
+    if not isinstance(value, str) or not DATASET_NAME_RE.match(value):
+        raise ValueError(
+            "datasetName must be 1-128 characters: letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+def validate_location(value: str) -> str:
+    if not isinstance(value, str) or len(value) > MAX_LOCATION_LENGTH or not LOCATION_RE.match(value):
+        raise ValueError("location must be an s3://bucket/key, https:// or http:// URL")
+    return value
+
+
+def parse_business_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        raise ValueError("businessDate must be a date (YYYY-MM-DD), not a timestamp")
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("businessDate must be a date written YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"businessDate {value!r} is not a real calendar date") from exc
+
+
+def _plain_mapping(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError("must be a JSON object")
+    plain = to_plain(value)
+    to_dynamo(plain)  # refuses NaN/infinity early, before anything is written
+    return plain
+
+
+def _optional_mapping(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return _plain_mapping(value)
+
+
+def _count(value: Any) -> int:
+    plain = to_plain(value) if isinstance(value, Decimal) else value
+    if isinstance(plain, bool) or not isinstance(plain, int | float) or plain != int(plain):
+        raise ValueError("must be a whole number")
+    return int(plain)
+
+
+class _Item(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, validate_assignment=True)
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Self:
+        """Load an item as DynamoDB returns it (Decimals, extra attributes, older formats)."""
+        return cls.model_validate(to_plain(item))
+
+    def to_item(self) -> dict[str, Any]:
+        """The item as written to DynamoDB: aliases, Decimals, fixed timestamps, no None values."""
+        data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return to_dynamo(data)
+
+
+class Run(_Item):
+    run_id: str = Field(alias="runId", min_length=1, max_length=256)
+    dataset_name: str = Field(alias="datasetName")
+    business_date: date = Field(alias="businessDate")
+    source_type: SourceType = Field(alias="sourceType", default=SourceType.MANUAL)
+    source_trigger: dict[str, Any] = Field(alias="sourceTrigger", default_factory=dict)
+    created_at: datetime = Field(alias="createdAt")
+    status: RunStatus = RunStatus.PENDING
+    resolved_files: int = Field(alias="resolvedFiles", default=0, ge=0)
+    processed_files: int = Field(alias="processedFiles", default=0)
+    failed_files: int = Field(alias="failedFiles", default=0)
+    pending_files: int = Field(alias="pendingFiles", default=0)
+    fetched_files: int = Field(alias="fetchedFiles", default=0)
+    verified_files: int = Field(alias="verifiedFiles", default=0)
+    environment: Environment = Environment.STAGING
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    error: dict[str, Any] | None = None
+    updated_at: datetime | None = Field(alias="updatedAt", default=None)
+    idempotency_key: str | None = Field(alias="idempotencyKey", default=None)
+    cancelled_by: str | None = Field(alias="cancelledBy", default=None)
+    cancelled_at: datetime | None = Field(alias="cancelledAt", default=None)
+    cancel_reason: str | None = Field(alias="cancelReason", default=None)
+
+    _dataset = field_validator("dataset_name")(classmethod(lambda cls, v: validate_dataset_name(v)))
+    _date = field_validator("business_date", mode="before")(classmethod(lambda cls, v: parse_business_date(v)))
+    _times = field_validator("created_at", "updated_at", "cancelled_at", mode="before")(
+        classmethod(lambda cls, v: None if v is None else parse_ts(v))
+    )
+    _maps = field_validator("source_trigger", "metadata", mode="before")(
+        classmethod(lambda cls, v: _plain_mapping(v))
+    )
+    _error = field_validator("error", mode="before")(classmethod(lambda cls, v: _optional_mapping(v)))
+    _counts = field_validator(
+        "resolved_files", "processed_files", "failed_files", "pending_files", "fetched_files",
+        "verified_files", mode="before",
+    )(classmethod(lambda cls, v: _count(v)))
+
+    @field_serializer("created_at", "updated_at", "cancelled_at")
+    def _write_ts(self, value: datetime | None) -> str | None:
+        return None if value is None else format_ts(value)
+
+    def counts(self) -> dict[str, int]:
+        """Stored per-status counters (kept with ADD; exact counts come from FileTable)."""
+        return {status.value: int(getattr(self, _COUNTER_FIELD[status])) for status in FileStatus}
+
+
+_COUNTER_FIELD = {
+    FileStatus.PENDING: "pending_files",
+    FileStatus.FETCHED: "fetched_files",
+    FileStatus.VERIFIED: "verified_files",
+    FileStatus.PREPROCESSED: "processed_files",
+    FileStatus.FAILED: "failed_files",
+}
+assert set(_COUNTER_FIELD) == set(FILE_COUNTER)
+
+
+class FileRecord(_Item):
+    file_id: str = Field(alias="fileId", min_length=1, max_length=512)
+    run_id: str = Field(alias="runId", min_length=1, max_length=256)
+    dataset_name: str = Field(alias="datasetName")
+    business_date: date = Field(alias="businessDate")
+    environment: Environment = Environment.STAGING
+    location: str
+    status: FileStatus = FileStatus.PENDING
+    last_updated: datetime = Field(alias="lastUpdated")
+    file_size: int | None = Field(alias="fileSize", default=None, ge=0)
+    checksum: str | None = Field(default=None, max_length=256)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    error: dict[str, Any] | None = None
+    attempts: int = Field(default=0, ge=0)
+
+    _dataset = field_validator("dataset_name")(classmethod(lambda cls, v: validate_dataset_name(v)))
+    _date = field_validator("business_date", mode="before")(classmethod(lambda cls, v: parse_business_date(v)))
+    _location = field_validator("location")(classmethod(lambda cls, v: validate_location(v)))
+    _times = field_validator("last_updated", mode="before")(classmethod(lambda cls, v: parse_ts(v)))
+    _maps = field_validator("metadata", mode="before")(classmethod(lambda cls, v: _plain_mapping(v)))
+    _error = field_validator("error", mode="before")(classmethod(lambda cls, v: _optional_mapping(v)))
+    _counts = field_validator("file_size", "attempts", mode="before")(
+        classmethod(lambda cls, v: None if v is None else _count(v))
+    )
+
+    @field_serializer("last_updated")
+    def _write_ts(self, value: datetime) -> str:
+        return format_ts(value)

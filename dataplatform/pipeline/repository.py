@@ -1,0 +1,352 @@
+"""DynamoDB repositories for runs and files.
+
+Every status write is one conditional UpdateItem naming the allowed source states and
+requiring the item to exist; only ConditionalCheckFailedException becomes a domain error."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .config import PipelineConfig
+from .cursor import CursorCodec
+from .dynamo import Expr, Page, Table, Update, deserialize, error_code, is_condition_failure, serialize
+from .errors import AlreadyExists, InvalidTransition, NotFound
+from .models import Environment, FileRecord, Run
+from .schema import (
+    FILE_DATASET_STATUS_INDEX,
+    FILE_RUN_INDEX,
+    FILE_RUN_STATUS_INDEX,
+    RUN_DATASET_INDEX,
+    RUN_STATUS_INDEX,
+)
+from .states import FILE_SOURCES, RUN_SOURCES, FileStatus, RunStatus
+
+
+def _conditional_update(
+    table: Table,
+    *,
+    key_name: str,
+    key: str,
+    update: Update,
+    sources: Iterable[str] | None,
+    extra_condition: tuple[str, Any] | None = None,
+    what: str,
+    target: str | None,
+) -> dict[str, Any]:
+    """One UpdateItem guarded by `attribute_exists(key)` and, when given, `status IN sources`.
+
+    Returns the new item. On a failed condition, reads the item once (consistently) to say
+    why: NotFound when it is absent, InvalidTransition carrying the current status otherwise."""
+    expr = Expr()
+    conditions = [f"attribute_exists({expr.name(key_name)})"]
+    if sources is not None:
+        allowed = sorted(sources)
+        if not allowed:
+            raise InvalidTransition(f"No state may move to {target!r}.", current=None, target=target)
+        conditions.append(expr.one_of("status", allowed))
+    if extra_condition is not None:
+        attribute, expected = extra_condition
+        conditions.append(f"{expr.name(attribute)} = {expr.value(expected)}")
+    update_expression = expr.update(update.set_values, update.add_values, update.remove)
+    try:
+        response = table.call(
+            "update_item",
+            Key={key_name: {"S": key}},
+            UpdateExpression=update_expression,
+            ConditionExpression=" AND ".join(conditions),
+            ReturnValues="ALL_NEW",
+            **expr.kwargs(),
+        )
+    except ClientError as exc:
+        if not is_condition_failure(exc):
+            raise
+        current = table.get({key_name: key}, consistent=True)
+        if current is None:
+            raise NotFound(f"{what} {key!r} does not exist.") from exc
+        status = current.get("status")
+        raise InvalidTransition(
+            f"{what} {key!r} is {status!r}; it cannot move to {target!r}." if target
+            else f"{what} {key!r} is {status!r}; the change is not allowed in that state.",
+            current=str(status) if status is not None else None,
+            target=target,
+        ) from exc
+    return deserialize(response["Attributes"])
+
+
+class RunRepository:
+    def __init__(self, client: Any, config: PipelineConfig, codec: CursorCodec) -> None:
+        self.table = Table(client, config.run_table, codec)
+
+    def get(self, run_id: str, *, consistent: bool = False) -> Run:
+        item = self.table.get({"runId": run_id}, consistent=consistent)
+        if item is None:
+            raise NotFound(f"Run {run_id!r} does not exist.")
+        return Run.from_item(item)
+
+    def create(self, run: Run) -> Run:
+        """Put a new run; AlreadyExists when the run id is taken (conditional put)."""
+        expr = Expr()
+        try:
+            self.table.call(
+                "put_item",
+                Item=serialize(run.to_item()),
+                ConditionExpression=f"attribute_not_exists({expr.name('runId')})",
+                **expr.kwargs(),
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                raise AlreadyExists(f"Run {run.run_id!r} already exists.") from exc
+            raise
+        return run
+
+    def transition(
+        self,
+        run_id: str,
+        target: RunStatus,
+        *,
+        sources: Iterable[RunStatus] | None = None,
+        update: Update | None = None,
+    ) -> Run:
+        """Move a run to `target` from one of `sources` (default: the machine's sources)."""
+        allowed = RUN_SOURCES[target] if sources is None else frozenset(sources)
+        parts = update or Update()
+        parts.set_values = {"status": target.value, **parts.set_values}
+        item = _conditional_update(
+            self.table, key_name="runId", key=run_id, update=parts,
+            sources=[s.value for s in allowed], what="Run", target=target.value,
+        )
+        return Run.from_item(item)
+
+    def update(
+        self,
+        run_id: str,
+        update: Update,
+        *,
+        require_status: Iterable[RunStatus] | None = None,
+        expect: tuple[str, Any] | None = None,
+    ) -> Run:
+        """Atomic counter/attribute update (ADD for counters), optionally guarded by status."""
+        item = _conditional_update(
+            self.table, key_name="runId", key=run_id, update=update,
+            sources=None if require_status is None else [s.value for s in require_status],
+            extra_condition=expect, what="Run", target=None,
+        )
+        return Run.from_item(item)
+
+    def add_counters(self, run_id: str, deltas: dict[str, int]) -> Run:
+        return self.update(run_id, Update(add_values=deltas))
+
+    def by_dataset(
+        self,
+        dataset_name: str,
+        *,
+        business_date: str | None = None,
+        status: RunStatus | None = None,
+        environment: Environment | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Run]:
+        """Runs of a dataset (optionally one business date), newest business date first."""
+        expr = Expr()
+        key = f"{expr.name('datasetName')} = {expr.value(dataset_name)}"
+        if business_date:
+            key += f" AND {expr.name('businessDate')} = {expr.value(business_date)}"
+        request: dict[str, Any] = {
+            "IndexName": RUN_DATASET_INDEX,
+            "KeyConditionExpression": key,
+            "ScanIndexForward": False,
+        }
+        filters = _filters(expr, status=status, environment=environment)
+        if filters:
+            request["FilterExpression"] = filters
+        request.update(expr.kwargs())
+        params = {"dataset": dataset_name, "date": business_date, "status": status, "env": environment}
+        page = self.table.query_page(
+            kind="runs-by-dataset", params=params, request=request, limit=limit, cursor=cursor, load=Run.from_item
+        )
+        page.items.sort(key=lambda r: (r.business_date, r.created_at), reverse=True)
+        return page
+
+    def by_status(
+        self,
+        status: RunStatus,
+        *,
+        dataset_name: str | None = None,
+        business_date: str | None = None,
+        environment: Environment | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Run]:
+        """Runs in one status, newest first (status-index, RANGE createdAt)."""
+        expr = Expr()
+        request: dict[str, Any] = {
+            "IndexName": RUN_STATUS_INDEX,
+            "KeyConditionExpression": f"{expr.name('status')} = {expr.value(status.value)}",
+            "ScanIndexForward": False,
+        }
+        filters = _filters(expr, dataset_name=dataset_name, business_date=business_date, environment=environment)
+        if filters:
+            request["FilterExpression"] = filters
+        request.update(expr.kwargs())
+        params = {"status": status, "dataset": dataset_name, "date": business_date, "env": environment}
+        return self.table.query_page(
+            kind="runs-by-status", params=params, request=request, limit=limit, cursor=cursor, load=Run.from_item
+        )
+
+
+class FileRepository:
+    def __init__(self, client: Any, config: PipelineConfig, codec: CursorCodec) -> None:
+        self.table = Table(client, config.file_table, codec)
+        # Falls back to runId-index + filter on tables that lack our runId-status-index.
+        self.has_run_status_index = True
+
+    def get(self, file_id: str, *, consistent: bool = False) -> FileRecord:
+        item = self.table.get({"fileId": file_id}, consistent=consistent)
+        if item is None:
+            raise NotFound(f"File {file_id!r} does not exist.")
+        return FileRecord.from_item(item)
+
+    def create(self, record: FileRecord) -> bool:
+        """Conditional put of one file; False when a file with that id already exists."""
+        expr = Expr()
+        try:
+            self.table.call(
+                "put_item",
+                Item=serialize(record.to_item()),
+                ConditionExpression=f"attribute_not_exists({expr.name('fileId')})",
+                **expr.kwargs(),
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def put_batch(self, records: list[FileRecord]) -> None:
+        """Write files in BatchWriteItem groups of 25 (for files of a run not yet dispatched)."""
+        self.table.batch_put([r.to_item() for r in records])
+
+    def transition(
+        self,
+        file_id: str,
+        target: FileStatus,
+        *,
+        sources: Iterable[FileStatus] | None = None,
+        update: Update | None = None,
+        expect: tuple[str, Any] | None = None,
+    ) -> FileRecord:
+        """Move a file to `target` from one of `sources` (default: the machine's sources)."""
+        allowed = FILE_SOURCES[target] if sources is None else frozenset(sources)
+        parts = update or Update()
+        parts.set_values = {"status": target.value, **parts.set_values}
+        item = _conditional_update(
+            self.table, key_name="fileId", key=file_id, update=parts,
+            sources=[s.value for s in allowed], extra_condition=expect, what="File", target=target.value,
+        )
+        return FileRecord.from_item(item)
+
+    def _run_request(self, run_id: str, status: FileStatus | None) -> tuple[dict[str, Any], Expr]:
+        expr = Expr()
+        key = f"{expr.name('runId')} = {expr.value(run_id)}"
+        request: dict[str, Any] = {}
+        if status is not None and self.has_run_status_index:
+            request["IndexName"] = FILE_RUN_STATUS_INDEX
+            key += f" AND {expr.name('status')} = {expr.value(status.value)}"
+        else:
+            request["IndexName"] = FILE_RUN_INDEX
+            if status is not None:
+                request["FilterExpression"] = f"{expr.name('status')} = {expr.value(status.value)}"
+        request["KeyConditionExpression"] = key
+        return request, expr
+
+    def _with_index_fallback(self, status: FileStatus | None, call: Any) -> Any:
+        try:
+            return call()
+        except ClientError as exc:
+            missing_index = error_code(exc) == "ValidationException" and "index" in str(exc).lower()
+            if status is None or not self.has_run_status_index or not missing_index:
+                raise
+            self.has_run_status_index = False
+            return call()
+
+    def by_run(
+        self, run_id: str, *, status: FileStatus | None = None, limit: int = 50, cursor: str | None = None
+    ) -> Page[FileRecord]:
+        """Files of a run, optionally in one status (a direct Query on runId-status-index)."""
+
+        def run() -> Page[FileRecord]:
+            request, expr = self._run_request(run_id, status)
+            request.update(expr.kwargs())
+            return self.table.query_page(
+                kind="files-by-run", params={"run": run_id, "status": status}, request=request,
+                limit=limit, cursor=cursor, load=FileRecord.from_item,
+            )
+
+        page: Page[FileRecord] = self._with_index_fallback(status, run)
+        return page
+
+    def iter_run(self, run_id: str, *, status: FileStatus | None = None) -> Iterator[FileRecord]:
+        """Every file of a run (optionally one status), following every page."""
+        request, expr = self._run_request(run_id, status)
+        request.update(expr.kwargs())
+        try:
+            for item in self.table.query_all(request):
+                yield FileRecord.from_item(item)
+        except ClientError as exc:
+            if status is None or not self.has_run_status_index or error_code(exc) != "ValidationException":
+                raise
+            self.has_run_status_index = False
+            yield from self.iter_run(run_id, status=status)
+
+    def count_by_status(self, run_id: str) -> dict[str, int]:
+        """Exact per-status counts of a run's files, computed from FileTable."""
+        counts = {s.value: 0 for s in FileStatus}
+        expr = Expr()
+        request = {
+            "IndexName": FILE_RUN_INDEX,
+            "KeyConditionExpression": f"{expr.name('runId')} = {expr.value(run_id)}",
+            "ProjectionExpression": f"{expr.name('status')}",
+            **expr.kwargs(),
+        }
+        for item in self.table.query_all(request):
+            status = str(item.get("status", ""))
+            if status in counts:
+                counts[status] += 1
+        return counts
+
+    def by_dataset_status(
+        self, dataset_name: str, status: FileStatus, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[FileRecord]:
+        """Files of a dataset in one status (datasetName-status-index)."""
+        expr = Expr()
+        request = {
+            "IndexName": FILE_DATASET_STATUS_INDEX,
+            "KeyConditionExpression": (
+                f"{expr.name('datasetName')} = {expr.value(dataset_name)} AND "
+                f"{expr.name('status')} = {expr.value(status.value)}"
+            ),
+        }
+        request.update(expr.kwargs())
+        return self.table.query_page(
+            kind="files-by-dataset-status", params={"dataset": dataset_name, "status": status},
+            request=request, limit=limit, cursor=cursor, load=FileRecord.from_item,
+        )
+
+
+def _filters(expr: Expr, **wanted: Any) -> str:
+    attribute = {
+        "status": "status",
+        "environment": "environment",
+        "dataset_name": "datasetName",
+        "business_date": "businessDate",
+    }
+    parts = []
+    for field_name, value in wanted.items():
+        if value is None or value == "":
+            continue
+        raw = value.value if hasattr(value, "value") else value
+        parts.append(f"{expr.name(attribute[field_name])} = {expr.value(raw)}")
+    return " AND ".join(parts)

@@ -1,0 +1,145 @@
+"""Table and index definitions (SPEC section 1) and the additive, idempotent schema sync."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .config import PipelineConfig
+from .dynamo import error_code
+
+RUN_DATASET_INDEX = "datasetName-businessDate-index"
+RUN_STATUS_INDEX = "status-index"
+FILE_RUN_INDEX = "runId-index"
+FILE_DATASET_STATUS_INDEX = "datasetName-status-index"
+# Ours: makes "files of a run in one status" a direct Query (failed files of a 10k-file run).
+FILE_RUN_STATUS_INDEX = "runId-status-index"
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    hash_key: str
+    range_key: str | None = None
+
+    def definition(self) -> dict[str, Any]:
+        schema = [{"AttributeName": self.hash_key, "KeyType": "HASH"}]
+        if self.range_key:
+            schema.append({"AttributeName": self.range_key, "KeyType": "RANGE"})
+        return {"IndexName": self.name, "KeySchema": schema, "Projection": {"ProjectionType": "ALL"}}
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    hash_key: str
+    range_key: str | None
+    indexes: tuple[IndexSpec, ...]
+
+    def attributes(self) -> list[dict[str, str]]:
+        names = [self.hash_key] + ([self.range_key] if self.range_key else [])
+        for index in self.indexes:
+            names += [index.hash_key] + ([index.range_key] if index.range_key else [])
+        return [{"AttributeName": n, "AttributeType": "S"} for n in dict.fromkeys(names)]
+
+    def key_schema(self) -> list[dict[str, str]]:
+        schema = [{"AttributeName": self.hash_key, "KeyType": "HASH"}]
+        if self.range_key:
+            schema.append({"AttributeName": self.range_key, "KeyType": "RANGE"})
+        return schema
+
+
+def table_specs(config: PipelineConfig) -> list[TableSpec]:
+    return [
+        TableSpec(
+            config.run_table, "runId", None,
+            (IndexSpec(RUN_DATASET_INDEX, "datasetName", "businessDate"), IndexSpec(RUN_STATUS_INDEX, "status", "createdAt")),
+        ),
+        TableSpec(
+            config.file_table, "fileId", None,
+            (
+                IndexSpec(FILE_RUN_INDEX, "runId"),
+                IndexSpec(FILE_DATASET_STATUS_INDEX, "datasetName", "status"),
+                IndexSpec(FILE_RUN_STATUS_INDEX, "runId", "status"),
+            ),
+        ),
+        TableSpec(config.dataset_table, "pk", "datasetName", ()),
+        TableSpec(config.audit_table, "targetId", "eventId", ()),
+    ]
+
+
+_THROUGHPUT = {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
+
+
+def _describe(client: Any, name: str) -> dict[str, Any] | None:
+    try:
+        return dict(client.describe_table(TableName=name)["Table"])
+    except ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            return None
+        raise
+
+
+def _wait_active(client: Any, name: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        table = _describe(client, name)
+        if table and table.get("TableStatus") == "ACTIVE" and all(
+            i.get("IndexStatus", "ACTIVE") == "ACTIVE" for i in table.get("GlobalSecondaryIndexes", [])
+        ):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"table {name} did not become ACTIVE within {timeout:.0f}s")
+        time.sleep(0.2)
+
+
+def sync_tables(client: Any, config: PipelineConfig, *, timeout: float = 300.0) -> list[str]:
+    """Create missing tables and indexes; never drops or changes anything. Returns what changed."""
+    changes: list[str] = []
+    for spec in table_specs(config):
+        existing = _describe(client, spec.name)
+        if existing is None:
+            request: dict[str, Any] = {
+                "TableName": spec.name,
+                "KeySchema": spec.key_schema(),
+                "AttributeDefinitions": spec.attributes(),
+                "BillingMode": "PAY_PER_REQUEST",
+            }
+            if spec.indexes:
+                request["GlobalSecondaryIndexes"] = [i.definition() for i in spec.indexes]
+            client.create_table(**request)
+            changes.append(f"created table {spec.name}")
+            _wait_active(client, spec.name, timeout)
+            continue
+        present = {i["IndexName"] for i in existing.get("GlobalSecondaryIndexes", [])}
+        for index in spec.indexes:
+            if index.name in present:
+                continue
+            _create_index(client, spec, index, existing)
+            changes.append(f"created index {index.name} on {spec.name}")
+            _wait_active(client, spec.name, timeout)
+    return changes
+
+
+def _create_index(client: Any, spec: TableSpec, index: IndexSpec, existing: dict[str, Any]) -> None:
+    wanted = {index.hash_key} | ({index.range_key} if index.range_key else set())
+    attributes = [a for a in spec.attributes() if a["AttributeName"] in wanted]
+    create: dict[str, Any] = index.definition()
+    provisioned = existing.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED") == "PROVISIONED"
+    if provisioned:
+        create["ProvisionedThroughput"] = _THROUGHPUT
+    try:
+        client.update_table(
+            TableName=spec.name, AttributeDefinitions=attributes, GlobalSecondaryIndexUpdates=[{"Create": create}]
+        )
+    except ClientError as exc:
+        # Some local engines (dynalite) want a throughput even on on-demand tables.
+        if error_code(exc) != "ValidationException" or "provisionedThroughput" not in str(exc) or provisioned:
+            raise
+        create["ProvisionedThroughput"] = _THROUGHPUT
+        client.update_table(
+            TableName=spec.name, AttributeDefinitions=attributes, GlobalSecondaryIndexUpdates=[{"Create": create}]
+        )

@@ -1,0 +1,72 @@
+"""Shared fixtures: the core over moto (fast) and over a real local dynalite server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from dataplatform.pipeline.app import Pipeline
+from dataplatform.pipeline.config import PipelineConfig
+from dataplatform.pipeline.engine import LocalDynalite
+
+# Tests never touch real AWS: fake credentials for moto and local engines.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def unique_config(**overrides: object) -> PipelineConfig:
+    """A config whose table names are unique to one test (isolation on a shared server)."""
+    suffix = uuid.uuid4().hex[:10]
+    base: dict[str, object] = dict(
+        run_table=f"RunTable-{suffix}",
+        file_table=f"FileTable-{suffix}",
+        dataset_table=f"DatasetTable-{suffix}",
+        audit_table=f"AuditTable-{suffix}",
+        cursor_secret=f"secret-{suffix}",
+        region="us-east-1",
+    )
+    base.update(overrides)
+    return PipelineConfig(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def dynalite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDynalite]:
+    """One dynalite per test process, on a free loopback port, data in a temporary folder."""
+    path = tmp_path_factory.mktemp("dynalite")
+    engine = LocalDynalite(path=Path(path) / "data", log=Path(path) / "dynalite.log")
+    engine.start()
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture
+def dynalite_pipeline(dynalite_server: LocalDynalite) -> Pipeline:
+    config = unique_config(endpoint_url=dynalite_server.endpoint_url)
+    pipeline = Pipeline(config)
+    pipeline.sync_tables()
+    return pipeline
+
+
+@pytest.fixture
+def moto_pipeline() -> Iterator[Pipeline]:
+    from moto import mock_aws
+
+    with mock_aws():
+        config = unique_config()
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        pipeline = Pipeline(config, client=client)
+        pipeline.sync_tables()
+        yield pipeline
+
+
+@pytest.fixture(params=["moto", "dynalite"])
+def any_pipeline(request: pytest.FixtureRequest) -> Pipeline:
+    """The same contract test against moto and against the real local server."""
+    name = "moto_pipeline" if request.param == "moto" else "dynalite_pipeline"
+    return request.getfixturevalue(name)  # type: ignore[no-any-return]

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from dataplatform import health
 
@@ -6,4 +6,8 @@ urlpatterns = [
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     path("health/", health.page, name="health"),
+    # REST admin API (issue 4): routes live in dataplatform/api_urls.py
+    path("api/v1/", include("dataplatform.api_urls")),
+    # Dashboard pages (issue 5): routes live in dataplatform/page_urls.py
+    path("", include("dataplatform.page_urls")),
 ]

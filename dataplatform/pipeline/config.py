@@ -39,7 +39,8 @@ class PipelineConfig:
     environment: Environment = Environment.STAGING
     region: str = "us-east-1"
     endpoint_url: str | None = None
-    cursor_secret: str = "local-development-cursor-secret"
+    # Local default only; deployments set CURSOR_SECRET or DJANGO_SECRET_KEY.
+    cursor_secret: str = "local-development-cursor-secret"  # noqa: S105
     connect_timeout: float = 2.0
     read_timeout: float = 5.0
     max_attempts: int = 3

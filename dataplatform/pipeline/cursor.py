@@ -55,4 +55,5 @@ class CursorCodec:
             raise InvalidCursor("The page cursor is malformed.") from exc
         if not isinstance(data, dict) or data.get("q") != query_id or not isinstance(data.get("k"), dict):
             raise InvalidCursor("The page cursor belongs to a different query.")
-        return data["k"]
+        last_key: dict[str, Any] = data["k"]
+        return last_key

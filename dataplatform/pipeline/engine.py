@@ -139,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         except EngineError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        assert engine.process is not None
-        pidfile.write_text(str(engine.process.pid))
+        if engine.process is not None:
+            pidfile.write_text(str(engine.process.pid))
         print(f"dynalite started on {engine.endpoint_url} (data in {args.var / 'dynalite'})")
         return 0
     if pidfile.exists():

@@ -69,6 +69,8 @@ class HealthChecker:
             return "missing" if code == "ResourceNotFoundException" else "error"
         except BotoCoreError:
             return "unreachable"
+        except Exception:  # a probe must answer, whatever broke underneath
+            return "error"
 
     def _run_checks(self) -> HealthReport:
         started = time.monotonic()

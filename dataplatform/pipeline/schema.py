@@ -56,7 +56,10 @@ def table_specs(config: PipelineConfig) -> list[TableSpec]:
     return [
         TableSpec(
             config.run_table, "runId", None,
-            (IndexSpec(RUN_DATASET_INDEX, "datasetName", "businessDate"), IndexSpec(RUN_STATUS_INDEX, "status", "createdAt")),
+            (
+                IndexSpec(RUN_DATASET_INDEX, "datasetName", "businessDate"),
+                IndexSpec(RUN_STATUS_INDEX, "status", "createdAt"),
+            ),
         ),
         TableSpec(
             config.file_table, "fileId", None,
@@ -69,6 +72,10 @@ def table_specs(config: PipelineConfig) -> list[TableSpec]:
         TableSpec(config.dataset_table, "pk", "datasetName", ()),
         TableSpec(config.audit_table, "targetId", "eventId", ()),
     ]
+
+
+class SchemaError(RuntimeError):
+    """The endpoint could not be brought to the wanted schema."""
 
 
 _THROUGHPUT = {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
@@ -119,8 +126,15 @@ def sync_tables(client: Any, config: PipelineConfig, *, timeout: float = 300.0) 
             if index.name in present:
                 continue
             _create_index(client, spec, index, existing)
-            changes.append(f"created index {index.name} on {spec.name}")
             _wait_active(client, spec.name, timeout)
+            described = _describe(client, spec.name) or {}
+            if index.name not in {i["IndexName"] for i in described.get("GlobalSecondaryIndexes", [])}:
+                # dynalite accepts the request but never builds the index; say so instead of pretending.
+                raise SchemaError(
+                    f"the endpoint accepted but did not create index {index.name} on {spec.name}; "
+                    "this engine does not support adding indexes to existing tables"
+                )
+            changes.append(f"created index {index.name} on {spec.name}")
     return changes
 
 

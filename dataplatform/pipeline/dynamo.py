@@ -33,6 +33,8 @@ UNAVAILABLE_CODES = frozenset(
     }
 )
 CONDITION_FAILED = "ConditionalCheckFailedException"
+# What Update.copy stores when the source attribute does not exist (dynalite refuses "").
+ABSENT = "-"
 
 
 def serialize(item: dict[str, Any]) -> dict[str, Any]:
@@ -88,9 +90,18 @@ class Expr:
         set_values: dict[str, Any] | None = None,
         add_values: dict[str, int] | None = None,
         remove: list[str] | None = None,
+        copy: dict[str, str] | None = None,
     ) -> str:
+        """`copy` maps target -> source: `SET target = source` reads the source as it was
+        BEFORE this update (DynamoDB evaluates every right-hand side against the old item),
+        so the returned ALL_NEW item carries the old value atomically. An absent source
+        copies as ABSENT."""
         parts: list[str] = []
         sets = [f"{self.name(k)} = {self.value(v)}" for k, v in (set_values or {}).items() if v is not None]
+        sets += [
+            f"{self.name(target)} = if_not_exists({self.name(source)}, {self.value(ABSENT)})"
+            for target, source in (copy or {}).items()
+        ]
         if sets:
             parts.append("SET " + ", ".join(sets))
         adds = [f"{self.name(k)} {self.value(v)}" for k, v in (add_values or {}).items() if v]
@@ -223,3 +234,4 @@ class Update:
     set_values: dict[str, Any] = field(default_factory=dict)
     add_values: dict[str, int] = field(default_factory=dict)
     remove: list[str] = field(default_factory=list)
+    copy: dict[str, str] = field(default_factory=dict)

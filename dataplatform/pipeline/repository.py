@@ -33,10 +33,14 @@ def _conditional_update(
     update: Update,
     sources: Iterable[str] | None,
     extra_condition: tuple[str, Any] | None = None,
+    expect_all: dict[str, Any] | None = None,
     what: str,
     target: str | None,
 ) -> dict[str, Any]:
     """One UpdateItem guarded by `attribute_exists(key)` and, when given, `status IN sources`.
+
+    `expect_all` adds `attribute = value` for each pair (a value of 0 also matches an absent
+    attribute, so counters that older writers never set compare as zero).
 
     Returns the new item. On a failed condition, reads the item once (consistently) to say
     why: NotFound when it is absent, InvalidTransition carrying the current status otherwise."""
@@ -50,7 +54,12 @@ def _conditional_update(
     if extra_condition is not None:
         attribute, expected = extra_condition
         conditions.append(f"{expr.name(attribute)} = {expr.value(expected)}")
-    update_expression = expr.update(update.set_values, update.add_values, update.remove)
+    for attribute, expected in (expect_all or {}).items():
+        equal = f"{expr.name(attribute)} = {expr.value(expected)}"
+        if expected == 0:
+            equal = f"(attribute_not_exists({expr.name(attribute)}) OR {equal})"
+        conditions.append(equal)
+    update_expression = expr.update(update.set_values, update.add_values, update.remove, update.copy)
     try:
         response = table.call(
             "update_item",
@@ -109,14 +118,16 @@ class RunRepository:
         *,
         sources: Iterable[RunStatus] | None = None,
         update: Update | None = None,
+        expect: dict[str, Any] | None = None,
     ) -> Run:
-        """Move a run to `target` from one of `sources` (default: the machine's sources)."""
+        """Move a run to `target` from one of `sources` (default: the machine's sources);
+        `expect` adds attribute equality conditions (e.g. the counters a roll-up observed)."""
         allowed = RUN_SOURCES[target] if sources is None else frozenset(sources)
         parts = update or Update()
         parts.set_values = {"status": target.value, **parts.set_values}
         item = _conditional_update(
             self.table, key_name="runId", key=run_id, update=parts,
-            sources=[s.value for s in allowed], what="Run", target=target.value,
+            sources=[s.value for s in allowed], expect_all=expect, what="Run", target=target.value,
         )
         return Run.from_item(item)
 
@@ -127,12 +138,14 @@ class RunRepository:
         *,
         require_status: Iterable[RunStatus] | None = None,
         expect: tuple[str, Any] | None = None,
+        expect_all: dict[str, Any] | None = None,
     ) -> Run:
-        """Atomic counter/attribute update (ADD for counters), optionally guarded by status."""
+        """Atomic counter/attribute update (ADD for counters), optionally guarded by status
+        and by attribute values (`expect`, `expect_all`)."""
         item = _conditional_update(
             self.table, key_name="runId", key=run_id, update=update,
             sources=None if require_status is None else [s.value for s in require_status],
-            extra_condition=expect, what="Run", target=None,
+            extra_condition=expect, expect_all=expect_all, what="Run", target=None,
         )
         return Run.from_item(item)
 
@@ -247,6 +260,48 @@ class FileRepository:
             sources=[s.value for s in allowed], extra_condition=expect, what="File", target=target.value,
         )
         return FileRecord.from_item(item)
+
+    def move(
+        self,
+        file_id: str,
+        target: FileStatus,
+        *,
+        sources: Iterable[FileStatus] | None = None,
+        update: Update | None = None,
+    ) -> FileMove:
+        """Step 1 of "file move with run commit": one conditional UpdateItem that moves the
+        file, stamps a fresh `moveToken` and copies the old status and token into
+        `previousStatus` / `previousMoveToken` in the same write (no read-then-write).
+
+        The returned FileMove says where the file came from and carries what `restore`
+        needs to undo exactly this move if the run commit is refused."""
+        token = uuid.uuid4().hex
+        parts = update or Update()
+        parts.set_values = {"lastUpdated": utc_now(), "moveToken": token, **parts.set_values}
+        parts.copy = {"previousStatus": "status", "previousMoveToken": "moveToken", **parts.copy}
+        record = self.transition(file_id, target, sources=sources, update=parts)
+        raw = self.table  # noqa: F841 - keeps the adapter visible for readers of ALL_NEW below
+        return FileMove(
+            record=record,
+            previous=FileStatus(record.extra_previous_status),
+            token=token,
+            previous_token=record.extra_previous_token,
+        )
+
+    def restore(self, move: FileMove, *, update: Update | None = None) -> bool:
+        """Undo one `move` (compensation): back to the previous status and token, only if the
+        file is still where that very move put it (status = target AND moveToken = token).
+        False when the file has moved on since (someone else owns it now)."""
+        parts = update or Update()
+        parts.set_values = {"lastUpdated": utc_now(), "moveToken": move.previous_token, **parts.set_values}
+        try:
+            self.transition(
+                move.record.file_id, move.previous, sources=[move.record.status], update=parts,
+                expect=("moveToken", move.token),
+            )
+        except (InvalidTransition, NotFound):
+            return False
+        return True
 
     def _run_request(self, run_id: str, status: FileStatus | None) -> tuple[dict[str, Any], Expr]:
         expr = Expr()

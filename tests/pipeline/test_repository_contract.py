@@ -142,3 +142,35 @@ def test_query_follows_last_evaluated_key_inside_one_page(dynalite_pipeline: Pip
         events.unregister("before-call.dynamodb.Query", handler)
     assert len(page.items) == 25
     assert len(calls) >= 3
+
+
+def test_files_by_status_still_work_on_a_table_with_only_the_original_indexes(dynalite_server: object) -> None:
+    from tests.conftest import unique_config
+
+    config = unique_config(endpoint_url=dynalite_server.endpoint_url)  # type: ignore[attr-defined]
+    pipeline = Pipeline(config)
+    pipeline.client.create_table(
+        TableName=config.file_table,
+        KeySchema=[{"AttributeName": "fileId", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": "fileId", "AttributeType": "S"},
+            {"AttributeName": "runId", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "runId-index",
+                "KeySchema": [{"AttributeName": "runId", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    failed = [f.model_copy(update={"status": FileStatus.FAILED}) for f in make_files("r", 3)]
+    pipeline.files.put_batch(make_files("r", 10)[3:] + failed)
+    page = pipeline.files.by_run("r", status=FileStatus.FAILED, limit=2)
+    seen = [f.file_id for f in page.items]
+    while page.cursor:
+        page = pipeline.files.by_run("r", status=FileStatus.FAILED, limit=2, cursor=page.cursor)
+        seen += [f.file_id for f in page.items]
+    assert sorted(seen) == [f.file_id for f in failed]
+    assert pipeline.files.has_run_status_index is False

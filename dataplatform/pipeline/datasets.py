@@ -1,0 +1,376 @@
+"""The dataset registry: where a dataset's files live and when a run is expected.
+
+Location templates
+------------------
+Each entry of `locations` is a URL template (``s3://``, ``https://`` or ``http://``) with
+these placeholders, filled in for one business date:
+
+=================  ===========================================
+``{dataset}``      the dataset name
+``{businessDate}`` the business date, ``YYYY-MM-DD``
+``{yyyymmdd}``     the business date, ``YYYYMMDD``
+``{yyyy}``         year, ``{mm}`` month, ``{dd}`` day (zero padded)
+``{part}``         part number, 1..``parts`` (e.g. ``{part:03d}`` -> ``001``)
+=================  ===========================================
+
+A template that uses ``{part}`` expands to ``parts`` locations (parts numbered from 1), e.g.
+``s3://bucket/{dataset}/{businessDate}/part-{part:03d}.csv`` with ``parts: 3`` gives
+``part-001.csv``, ``part-002.csv`` and ``part-003.csv``. Templates without ``{part}`` give one
+location. Literal braces are written ``{{`` and ``}}``. Nothing else is allowed inside braces.
+
+``s3Prefix`` (optional) is a template of an S3 prefix, e.g.
+``s3://bucket/prefix/{businessDate}/``; every object under it is listed with
+``ListObjectsV2`` (all pages) when the files of a run are resolved.
+
+Schedule
+--------
+``schedule.weekdays`` (0 = Monday .. 6 = Sunday) are the business days on which a run is
+expected; the run is due by ``schedule.dueBy`` (``HH:MM``, UTC) on the business date plus
+``schedule.dueDayOffset`` days (0 = the same day). A dataset without a schedule is never
+"missing".
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+import string
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Self
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .config import PipelineConfig
+from .cursor import CursorCodec
+from .dynamo import Expr, Page, Table, error_code, serialize
+from .errors import NotFound, StoreUnavailable, ValidationFailed
+from .models import Environment, parse_business_date, to_plain, validate_dataset_name, validate_location
+from .timeutil import format_ts, utc_now
+
+DATASET_PK = "DATASET"
+MAX_PARTS = 10_000
+MAX_LOCATIONS = 100_000  # the most files one trigger may register
+TEMPLATE_FIELDS = frozenset({"dataset", "businessDate", "yyyymmdd", "yyyy", "mm", "dd", "part"})
+_PART_SPEC = re.compile(r"^0?[1-9]?d?$")
+_DUE_BY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_S3_PREFIX = re.compile(r"^s3://([a-z0-9][a-z0-9.\-]{1,62})/(\S*)$")
+# A fixed sample used to check at load time that every template renders to a valid URL.
+_SAMPLE_DATE = date(2024, 1, 31)
+
+
+def _template_fields(template: str) -> set[str]:
+    """The placeholders a template uses; ValueError for anything but the documented ones."""
+    used: set[str] = set()
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(f"template {template!r} has unbalanced braces (write literal braces as {{{{ }}}})") from exc
+    for _literal, field_name, format_spec, conversion in parsed:
+        if field_name is None:
+            continue
+        if field_name not in TEMPLATE_FIELDS:
+            allowed = ", ".join("{" + f + "}" for f in sorted(TEMPLATE_FIELDS))
+            raise ValueError(f"template {template!r} uses unknown placeholder {{{field_name}}}; allowed: {allowed}")
+        if conversion:
+            raise ValueError(f"template {template!r}: conversions like !{conversion} are not allowed")
+        if field_name == "part":
+            if not _PART_SPEC.match(format_spec or ""):
+                raise ValueError(f"template {template!r}: {{part}} takes an integer format like {{part:03d}}")
+        elif format_spec:
+            raise ValueError(f"template {template!r}: {{{field_name}}} takes no format spec")
+        used.add(field_name)
+    return used
+
+
+def _values(dataset: str, business_date: date) -> dict[str, Any]:
+    return {
+        "dataset": dataset,
+        "businessDate": business_date.isoformat(),
+        "yyyymmdd": business_date.strftime("%Y%m%d"),
+        "yyyy": business_date.strftime("%Y"),
+        "mm": business_date.strftime("%m"),
+        "dd": business_date.strftime("%d"),
+    }
+
+
+class Schedule(BaseModel):
+    """Which business days a run is expected, and by what UTC time."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    weekdays: list[StrictInt] = Field(default_factory=lambda: [0, 1, 2, 3, 4], min_length=1, max_length=7)
+    due_by: StrictStr = Field(alias="dueBy", default="23:59")
+    due_day_offset: StrictInt = Field(alias="dueDayOffset", default=0, ge=0, le=7)
+
+    @field_validator("weekdays")
+    @classmethod
+    def _weekdays(cls, value: list[int]) -> list[int]:
+        if any(day < 0 or day > 6 for day in value):
+            raise ValueError("weekdays are 0 (Monday) to 6 (Sunday)")
+        if len(set(value)) != len(value):
+            raise ValueError("weekdays must not repeat")
+        return sorted(value)
+
+    @field_validator("due_by")
+    @classmethod
+    def _due_by(cls, value: str) -> str:
+        if not _DUE_BY.match(value):
+            raise ValueError("dueBy must be a UTC time written HH:MM (00:00 to 23:59)")
+        return value
+
+    def due_at(self, business_date: date) -> datetime:
+        """The UTC moment by which the run of `business_date` is expected to exist."""
+        hours, minutes = (int(part) for part in self.due_by.split(":"))
+        day = business_date + timedelta(days=self.due_day_offset)
+        return datetime.combine(day, time(hours, minutes), tzinfo=UTC)
+
+
+class DatasetConfig(BaseModel):
+    """One dataset of the registry (an item of DatasetTable, pk="DATASET")."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, str_strip_whitespace=True)
+
+    dataset_name: StrictStr = Field(alias="datasetName")
+    environment: Environment = Environment.STAGING
+    description: StrictStr = Field(default="", max_length=1000)
+    locations: list[StrictStr] = Field(default_factory=list, max_length=1000)
+    parts: StrictInt = Field(default=1, ge=1, le=MAX_PARTS)
+    s3_prefix: StrictStr | None = Field(alias="s3Prefix", default=None, max_length=1024)
+    schedule: Schedule | None = None
+
+    @field_validator("dataset_name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return validate_dataset_name(value)
+
+    @field_validator("locations")
+    @classmethod
+    def _locations(cls, value: list[str]) -> list[str]:
+        for template in value:
+            _template_fields(template)
+            rendered = template.format(**_values("sample", _SAMPLE_DATE), part=1)
+            try:
+                validate_location(rendered)
+            except ValueError as exc:
+                raise ValueError(f"template {template!r} does not render to a valid location: {exc}") from exc
+        if len(set(value)) != len(value):
+            raise ValueError("locations must not repeat")
+        return value
+
+    @field_validator("s3_prefix")
+    @classmethod
+    def _s3_prefix(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        used = _template_fields(value)
+        if "part" in used:
+            raise ValueError("s3Prefix cannot use {part}")
+        if not _S3_PREFIX.match(value.format(**_values("sample", _SAMPLE_DATE))):
+            raise ValueError("s3Prefix must look like s3://bucket/prefix/{businessDate}/")
+        return value
+
+    @model_validator(mode="after")
+    def _resolvable(self) -> Self:
+        if not self.locations and not self.s3_prefix:
+            raise ValueError("a dataset needs at least one location template or an s3Prefix")
+        with_parts = sum(1 for t in self.locations if "part" in _template_fields(t))
+        if self.parts > 1 and not with_parts:
+            raise ValueError("parts is set but no location template uses {part}")
+        if with_parts * self.parts + (len(self.locations) - with_parts) > MAX_LOCATIONS:
+            raise ValueError(f"the templates expand to more than {MAX_LOCATIONS} locations")
+        return self
+
+    def to_item(self) -> dict[str, Any]:
+        """The DynamoDB item (registry key pk="DATASET", RANGE datasetName)."""
+        data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return {"pk": DATASET_PK, **data, "updatedAt": format_ts(utc_now())}
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Self:
+        """Load a stored item; attributes this version does not know are ignored."""
+        plain = to_plain(item)
+        known = {f.alias or name for name, f in cls.model_fields.items()}
+        data = {k: v for k, v in plain.items() if k in known}
+        schedule = data.get("schedule")
+        if isinstance(schedule, dict):
+            schedule_known = {f.alias or name for name, f in Schedule.model_fields.items()}
+            data["schedule"] = {k: v for k, v in schedule.items() if k in schedule_known}
+        return cls.model_validate(data)
+
+
+def _validation_fields(exc: ValidationError, prefix: str = "") -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for error in exc.errors():
+        location = ".".join(str(part) for part in error["loc"]) or "__root__"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        fields[f"{prefix}{location}"] = message
+    return fields
+
+
+def parse_dataset(data: Any) -> DatasetConfig:
+    """Validate one dataset document; ValidationFailed (with per-field messages) if it is bad."""
+    if not isinstance(data, dict):
+        raise ValidationFailed("A dataset must be a JSON object.")
+    try:
+        return DatasetConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed("The dataset configuration is invalid.", fields=_validation_fields(exc)) from exc
+
+
+def parse_dataset_documents(data: Any) -> list[DatasetConfig]:
+    """Validate a whole registry file: a list of datasets or {"datasets": [...]}.
+
+    Every entry is checked before anything is returned, so a caller writes all or nothing."""
+    if isinstance(data, dict) and set(data) == {"datasets"}:
+        data = data["datasets"]
+    if not isinstance(data, list) or not data:
+        raise ValidationFailed('Expected a non-empty list of datasets, or {"datasets": [...]}.')
+    configs: list[DatasetConfig] = []
+    fields: dict[str, str] = {}
+    seen: set[str] = set()
+    for index, entry in enumerate(data):
+        name = entry.get("datasetName") if isinstance(entry, dict) else None
+        prefix = f"datasets[{index}]" + (f" ({name})" if isinstance(name, str) and name else "")
+        try:
+            config = parse_dataset(entry)
+        except ValidationFailed as exc:
+            fields.update({f"{prefix}.{k}": v for k, v in exc.fields.items()} or {prefix: exc.message})
+            continue
+        if config.dataset_name in seen:
+            fields[f"{prefix}.datasetName"] = f"dataset {config.dataset_name!r} appears more than once"
+        seen.add(config.dataset_name)
+        configs.append(config)
+    if fields:
+        raise ValidationFailed(f"{len(fields)} problem(s) in the dataset file; nothing was written.", fields=fields)
+    return configs
+
+
+class DatasetRepository:
+    """The registry in DatasetTable: one partition (pk="DATASET"), so listing is a Query."""
+
+    def __init__(self, client: Any, config: PipelineConfig, codec: CursorCodec) -> None:
+        self.table = Table(client, config.dataset_table, codec)
+
+    def get(self, name: str) -> DatasetConfig:
+        """The dataset called `name`; NotFound if it is not registered."""
+        item = self.table.get({"pk": DATASET_PK, "datasetName": name})
+        if item is None:
+            raise NotFound(f"Dataset {name!r} is not registered.")
+        return DatasetConfig.from_item(item)
+
+    def put(self, config: DatasetConfig) -> DatasetConfig:
+        """Create or replace one dataset (the registry is configuration: last write wins)."""
+        self.table.call("put_item", Item=serialize(config.to_item()))
+        return config
+
+    def put_many(self, configs: Iterable[DatasetConfig]) -> int:
+        """Create or replace many datasets with BatchWriteItem (retried, never dropped)."""
+        items = [c.to_item() for c in configs]
+        self.table.batch_put(items)
+        return len(items)
+
+    def list(self, *, limit: int = 100, cursor: str | None = None) -> Page[DatasetConfig]:
+        """Registered datasets in name order, one page at a time (signed cursor)."""
+        expr = Expr()
+        request = {
+            "KeyConditionExpression": f"{expr.name('pk')} = {expr.value(DATASET_PK)}",
+            **expr.kwargs(),
+        }
+        return self.table.query_page(
+            kind="datasets", params={}, request=request, limit=limit, cursor=cursor, load=DatasetConfig.from_item
+        )
+
+    def all(self) -> builtins.list[DatasetConfig]:
+        """Every registered dataset (follows every page)."""
+        expr = Expr()
+        request = {"KeyConditionExpression": f"{expr.name('pk')} = {expr.value(DATASET_PK)}", **expr.kwargs()}
+        return [DatasetConfig.from_item(item) for item in self.table.query_all(request)]
+
+
+def expand_templates(config: DatasetConfig, business_date: date) -> list[str]:
+    """The locations the templates give for one business date (no S3 listing)."""
+    values = _values(config.dataset_name, business_date)
+    out: list[str] = []
+    for template in config.locations:
+        if "part" in _template_fields(template):
+            out.extend(template.format(**values, part=part) for part in range(1, config.parts + 1))
+        else:
+            out.append(template.format(**values))
+    return out
+
+
+def list_s3_prefix(s3_client: Any, prefix_url: str) -> list[str]:
+    """Every object under an s3://bucket/prefix, following ListObjectsV2 continuation tokens."""
+    match = _S3_PREFIX.match(prefix_url)
+    if not match:
+        raise ValidationFailed(f"{prefix_url!r} is not an s3://bucket/prefix URL.")
+    bucket, prefix = match.group(1), match.group(2)
+    locations: list[str] = []
+    token: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+        if token:
+            kwargs["ContinuationToken"] = token
+        try:
+            response = s3_client.list_objects_v2(**kwargs)
+        except ClientError as exc:
+            if error_code(exc) == "NoSuchBucket":
+                raise NotFound(f"S3 bucket {bucket!r} does not exist.") from exc
+            if error_code(exc) in {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout"}:
+                raise StoreUnavailable("S3 is unavailable or throttling; try again shortly.") from exc
+            raise
+        except BotoCoreError as exc:
+            raise StoreUnavailable("S3 could not be reached in time.") from exc
+        for obj in response.get("Contents", []):
+            key = str(obj["Key"])
+            # Zero-byte "folder" markers are not files.
+            if not key.endswith("/"):
+                locations.append(f"s3://{bucket}/{key}")
+        token = response.get("NextContinuationToken") if response.get("IsTruncated") else None
+        if not token:
+            return locations
+
+
+def resolve_locations(config: DatasetConfig, business_date: date | str, s3_client: Any | None = None) -> list[str]:
+    """The file locations of one run: expanded templates, then the S3 prefix listing.
+
+    Duplicates collapse (first occurrence wins, order kept). `s3_client` is only needed when
+    the dataset has an s3Prefix; without one, the process-wide client for the environment's
+    configuration is used."""
+    day = parse_business_date(business_date)
+    locations = expand_templates(config, day)
+    if config.s3_prefix:
+        if s3_client is None:
+            from .clients import get_client
+
+            s3_client = get_client("s3", PipelineConfig.from_env())
+        prefix = config.s3_prefix.format(**_values(config.dataset_name, day))
+        locations.extend(list_s3_prefix(s3_client, prefix))
+    return list(dict.fromkeys(locations))
+
+
+def expected_dates(config: DatasetConfig, start: date, end: date) -> list[date]:
+    """Business dates in [start, end] on which the schedule expects a run (none without one)."""
+    if config.schedule is None or end < start:
+        return []
+    weekdays = set(config.schedule.weekdays)
+    days = (end - start).days + 1
+    return [d for d in (start + timedelta(days=i) for i in range(days)) if d.weekday() in weekdays]
+
+
+def is_overdue(config: DatasetConfig, business_date: date, now: datetime | None = None) -> bool:
+    """True when a run of `business_date` is expected and its due time has passed."""
+    if config.schedule is None or business_date.weekday() not in config.schedule.weekdays:
+        return False
+    return (now or utc_now()) >= config.schedule.due_at(business_date)

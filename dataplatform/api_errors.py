@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from dataplatform.api_log import log_event
+from dataplatform.api_parsers import PayloadTooLarge
 from dataplatform.pipeline.errors import (
     AlreadyExists,
     DispatchFailed,
@@ -31,18 +32,6 @@ from dataplatform.pipeline.errors import (
 
 API_PREFIX = "/api/"
 RETRY_AFTER_SECONDS = 5
-
-
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
-    default_code = "payload_too_large"
-
-
-class ServiceUnavailable(exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The service is temporarily unavailable; try again shortly."
-    default_code = "unavailable"
 
 
 def _first_message(detail: Any) -> str:
@@ -119,9 +108,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             exc = exceptions.ParseError("The request was refused as malformed.")
         if isinstance(exc, exceptions.APIException):
             response = drf_exception_handler(exc, context)
-            assert response is not None  # DRF handles every APIException
-            headers = {name: value for name, value in response.items() if name in {"WWW-Authenticate", "Retry-After"}}
-            code = response.status_code
+            headers = {} if response is None else {
+                name: value for name, value in response.items() if name in {"WWW-Authenticate", "Retry-After"}
+            }
+            code = exc.status_code
             body = {"detail": _first_message(exc.detail), "code": _first_code(exc)}
             if isinstance(exc, exceptions.ValidationError):
                 body["detail"] = "Invalid input."

@@ -117,6 +117,8 @@ STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", "").strip() or BASE_DIR 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/runs/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+# htmx requests with a stale CSRF token reload the page instead of failing silently.
+CSRF_FAILURE_VIEW = "dataplatform.web.csrf_failure"
 
 # The pipeline core's configuration (table names, region, endpoint, dispatcher...).
 PIPELINE_CONFIG = PipelineConfig.from_env()
@@ -128,14 +130,23 @@ REST_FRAMEWORK: dict[str, object] = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["dataplatform.api_parsers.BoundedJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "dataplatform.api_negotiation.BrowsableForSessionUsers",
+    "DEFAULT_THROTTLE_CLASSES": ["dataplatform.throttling.RoleRateThrottle"],
+    "EXCEPTION_HANDLER": "dataplatform.api_errors.api_exception_handler",
 }
+# Per-user API request rates ("N/sec|min|hour|day"); users with the pipeline role get their own.
+API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "").strip() or "1200/min"
+API_PIPELINE_THROTTLE_RATE = os.environ.get("API_PIPELINE_THROTTLE_RATE", "").strip() or "12000/min"
+# Largest request body (bytes) read into memory; bigger API bodies get 413. 10 MiB fits a
+# trigger listing 100,000 typical file locations.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("API_MAX_BODY_BYTES", "").strip() or 10 * 1024 * 1024)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Run Monitor admin API",
@@ -145,14 +156,23 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "dataplatform.api_base.require_request_bodies",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "dataplatform.pipeline.states.RunStatus",
+        "FileStatusEnum": "dataplatform.pipeline.states.FileStatus",
+    },
 }
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "dataplatform.middleware.RequestIdFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"botocore": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
 }

@@ -11,3 +11,9 @@ urlpatterns = [
     # Dashboard pages (issue 5): routes live in dataplatform/page_urls.py
     path("", include("dataplatform.page_urls")),
 ]
+
+# JSON errors under /api/, Django's HTML pages (templates/404.html, 500.html if present) elsewhere.
+handler400 = "dataplatform.api_errors.bad_request"
+handler403 = "dataplatform.api_errors.permission_denied"
+handler404 = "dataplatform.api_errors.page_not_found"
+handler500 = "dataplatform.api_errors.server_error"

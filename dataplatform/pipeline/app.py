@@ -6,19 +6,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from .audit import AuditRepository
 from .clients import get_client
 from .config import PipelineConfig
 from .cursor import CursorCodec
+from .datasets import DatasetRepository
+from .dispatch import Dispatcher, make_dispatcher
 from .repository import FileRepository, RunRepository
 
 
 class Pipeline:
-    def __init__(self, config: PipelineConfig, *, client: Any | None = None) -> None:
+    def __init__(
+        self, config: PipelineConfig, *, client: Any | None = None, dispatcher: Dispatcher | None = None
+    ) -> None:
         self.config = config
         self.client = client if client is not None else get_client("dynamodb", config)
         self.codec = CursorCodec(config.cursor_secret)
         self.runs = RunRepository(self.client, config, self.codec)
         self.files = FileRepository(self.client, config, self.codec)
+        self.datasets = DatasetRepository(self.client, config, self.codec)
+        self.dispatcher: Dispatcher = dispatcher if dispatcher is not None else make_dispatcher(config)
+        self.audit = AuditRepository(self.client, config, self.codec)
 
     def sync_tables(self) -> list[str]:
         from .schema import sync_tables

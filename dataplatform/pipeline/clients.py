@@ -9,6 +9,7 @@ import boto3
 from botocore.config import Config
 
 from .config import PipelineConfig
+from .metrics import instrument
 
 _lock = threading.Lock()
 _clients: dict[tuple[str, PipelineConfig], Any] = {}
@@ -32,7 +33,9 @@ def _make(service: str, config: PipelineConfig) -> Any:
         # Local engines accept any credentials; real AWS uses the normal credential chain.
         if session.get_credentials() is None:
             kwargs.update(aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
-    return session.client(service, **kwargs)
+    client = session.client(service, **kwargs)
+    # Count DynamoDB calls and latency per request (logged by the web tier, used by benchmarks).
+    return instrument(client) if service == "dynamodb" else client
 
 
 def get_client(service: str, config: PipelineConfig) -> Any:

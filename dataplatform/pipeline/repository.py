@@ -5,14 +5,16 @@ requiring the item to exist; only ConditionalCheckFailedException becomes a doma
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from .config import PipelineConfig
 from .cursor import CursorCodec
-from .dynamo import Expr, Page, Table, Update, deserialize, error_code, is_condition_failure, serialize
+from .dynamo import ABSENT, Expr, Page, Table, Update, deserialize, error_code, is_condition_failure, serialize
 from .errors import AlreadyExists, InvalidTransition, NotFound
 from .models import Environment, FileRecord, Run
 from .schema import (
@@ -23,6 +25,18 @@ from .schema import (
     RUN_STATUS_INDEX,
 )
 from .states import FILE_SOURCES, RUN_SOURCES, FileStatus, RunStatus
+from .timeutil import utc_now
+
+
+@dataclass(frozen=True)
+class FileMove:
+    """The outcome of FileRepository.move: the file as written, where it came from, and the
+    token that identifies this move (for compensation)."""
+
+    record: FileRecord
+    previous: FileStatus
+    token: str
+    previous_token: str
 
 
 def _conditional_update(
@@ -209,6 +223,20 @@ class RunRepository:
             kind="runs-by-status", params=params, request=request, limit=limit, cursor=cursor, load=Run.from_item
         )
 
+    def between_dates(self, dataset_name: str, start: str, end: str) -> Iterator[Run]:
+        """Every run of a dataset with start <= businessDate <= end: one Query (all pages)."""
+        expr = Expr()
+        request: dict[str, Any] = {
+            "IndexName": RUN_DATASET_INDEX,
+            "KeyConditionExpression": (
+                f"{expr.name('datasetName')} = {expr.value(dataset_name)} AND "
+                f"{expr.name('businessDate')} BETWEEN {expr.value(start)} AND {expr.value(end)}"
+            ),
+        }
+        request.update(expr.kwargs())
+        for item in self.table.query_all(request):
+            yield Run.from_item(item)
+
 
 class FileRepository:
     def __init__(self, client: Any, config: PipelineConfig, codec: CursorCodec) -> None:
@@ -279,13 +307,17 @@ class FileRepository:
         parts = update or Update()
         parts.set_values = {"lastUpdated": utc_now(), "moveToken": token, **parts.set_values}
         parts.copy = {"previousStatus": "status", "previousMoveToken": "moveToken", **parts.copy}
-        record = self.transition(file_id, target, sources=sources, update=parts)
-        raw = self.table  # noqa: F841 - keeps the adapter visible for readers of ALL_NEW below
+        parts.set_values = {"status": target.value, **parts.set_values}
+        allowed = FILE_SOURCES[target] if sources is None else frozenset(sources)
+        item = _conditional_update(
+            self.table, key_name="fileId", key=file_id, update=parts,
+            sources=[s.value for s in allowed], what="File", target=target.value,
+        )
         return FileMove(
-            record=record,
-            previous=FileStatus(record.extra_previous_status),
+            record=FileRecord.from_item(item),
+            previous=FileStatus(str(item["previousStatus"])),
             token=token,
-            previous_token=record.extra_previous_token,
+            previous_token=str(item.get("previousMoveToken", ABSENT)),
         )
 
     def restore(self, move: FileMove, *, update: Update | None = None) -> bool:

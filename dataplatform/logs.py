@@ -1,0 +1,79 @@
+"""JSON log lines: one object per line, UTC time, request id, no secrets.
+
+json.dumps escapes newlines and control characters, so user input cannot forge log lines."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+
+from dataplatform.pipeline import metrics
+
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "request_id"}
+_SECRET_KEY = re.compile(r"(pass(word)?|secret|token|authorization|cookie|csrf|api[_-]?key)", re.IGNORECASE)
+REDACTED = "[redacted]"
+
+
+def redact(value: Any, key: str = "") -> Any:
+    """Replace values whose key names a secret, recursively."""
+    if key and _SECRET_KEY.search(key):
+        return REDACTED
+    if isinstance(value, dict):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                line[key] = redact(value, key)
+        if record.exc_info and record.exc_info[0] is not None:
+            line["exception"] = record.exc_info[0].__name__
+            line["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+access_logger = logging.getLogger("dataplatform.access")
+
+
+class AccessLogMiddleware:
+    """One JSON line per request: method, path, status, user, duration and DynamoDB cost."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        stats = metrics.start()
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        access_logger.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "user": user.get_username() if user is not None and user.is_authenticated else None,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "dynamodb_calls": stats.calls,
+                "dynamodb_ms": stats.milliseconds,
+            },
+        )
+        return response

@@ -1,0 +1,129 @@
+"""The audit trail: one DynamoDB item and one structured log line per admin action.
+
+AuditTable: HASH `targetId` (the run id), RANGE `eventId` = "<fixed-format UTC ts>#<uuid hex>",
+so a run's events sort chronologically and a newest-first page is one Query."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field, field_serializer, field_validator
+
+from .config import PipelineConfig
+from .cursor import CursorCodec
+from .dynamo import Expr, Page, Table, serialize
+from .models import _Item, _optional_mapping
+from .timeutil import format_ts, parse_ts, utc_now
+
+logger = logging.getLogger("dataplatform.audit")
+
+Outcome = Literal["allowed", "refused"]
+MAX_REASON_LENGTH = 1000
+
+
+class AuditRecord(_Item):
+    target_id: str = Field(alias="targetId", min_length=1)
+    event_id: str = Field(alias="eventId", min_length=1)
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    reason: str | None = None
+    outcome: Outcome
+    detail: dict[str, Any] | None = None
+    request_id: str | None = Field(alias="requestId", default=None)
+
+    _at = field_validator("at", mode="before")(classmethod(lambda cls, v: parse_ts(v)))
+    _detail = field_validator("detail", mode="before")(classmethod(lambda cls, v: _optional_mapping(v)))
+
+    @field_serializer("at")
+    def _write_at(self, value: datetime) -> str:
+        return format_ts(value)
+
+    def log_line(self) -> str:
+        """The structured log line: one JSON object on one line (json.dumps escapes newlines)."""
+        return json.dumps(
+            {
+                "event": "audit",
+                "actor": self.actor,
+                "action": self.action,
+                "target": self.target,
+                "runId": self.target_id,
+                "reason": self.reason,
+                "outcome": self.outcome,
+                "at": format_ts(self.at),
+                "requestId": self.request_id,
+                "detail": self.detail,
+            },
+            sort_keys=True,
+            default=str,
+            ensure_ascii=True,
+        )
+
+
+class AuditRepository:
+    def __init__(self, client: Any, config: PipelineConfig, codec: CursorCodec) -> None:
+        self.table = Table(client, config.audit_table, codec)
+
+    def record(
+        self,
+        *,
+        target_id: str,
+        actor: str,
+        action: str,
+        target: str,
+        outcome: Outcome,
+        reason: str | None = None,
+        detail: dict[str, Any] | None = None,
+        request_id: str | None = None,
+        store: bool = True,
+    ) -> AuditRecord:
+        """Write one audit item and emit one JSON log line on the "dataplatform.audit" logger.
+
+        The log line goes out first, so the action is traceable even when the store is down
+        (the write then raises StoreUnavailable to the caller). `store=False` only logs: for
+        refusals of invalid input, which must leave every table untouched."""
+        at = utc_now()
+        entry = AuditRecord.model_validate(
+            {
+                "targetId": target_id,
+                "eventId": f"{format_ts(at)}#{uuid.uuid4().hex}",
+                "at": at,
+                "actor": actor,
+                "action": action,
+                "target": target,
+                "reason": reason[:MAX_REASON_LENGTH] if reason else None,
+                "outcome": outcome,
+                "detail": detail,
+                "requestId": request_id,
+            }
+        )
+        logger.info(entry.log_line())
+        if not store:
+            return entry
+        expr = Expr()
+        # The uuid makes the key unique; the condition only guards against a (theoretical) clash.
+        self.table.call(
+            "put_item",
+            Item=serialize(entry.to_item()),
+            ConditionExpression=f"attribute_not_exists({expr.name('eventId')})",
+            **expr.kwargs(),
+        )
+        return entry
+
+    def for_target(self, run_id: str, *, limit: int = 50, cursor: str | None = None) -> Page[AuditRecord]:
+        """Audit records of one run, newest first, one signed-cursor page at a time."""
+        expr = Expr()
+        request: dict[str, Any] = {
+            "KeyConditionExpression": f"{expr.name('targetId')} = {expr.value(run_id)}",
+            "ScanIndexForward": False,
+            **expr.kwargs(),
+        }
+        return self.table.query_page(
+            kind="audit-by-target", params={"target": run_id}, request=request,
+            limit=limit, cursor=cursor, load=AuditRecord.from_item,
+        )

@@ -1,0 +1,133 @@
+"""AWS Lambda entry point for triggering a run (API Gateway proxy events). Django-free.
+
+The Pipeline (boto3 clients, dispatcher) is built once per container, on the first
+invocation, and reused by every later invocation of that container."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import threading
+from typing import Any
+
+from .app import Pipeline
+from .config import PipelineConfig
+from .errors import (
+    AlreadyExists,
+    DispatchFailed,
+    InvalidCursor,
+    InvalidTransition,
+    NotFound,
+    PipelineError,
+    StoreUnavailable,
+    ValidationFailed,
+)
+from .services import Actor, run_trigger
+
+logger = logging.getLogger("dataplatform.lambda")
+
+MAX_BODY_BYTES = 6 * 1024 * 1024  # the API Gateway / Lambda payload limit
+RETRY_AFTER_SECONDS = "5"
+
+_lock = threading.Lock()
+_pipeline: Pipeline | None = None
+
+
+def get_pipeline() -> Pipeline:
+    """The container's Pipeline, created on first use from the environment."""
+    global _pipeline
+    if _pipeline is None:
+        with _lock:
+            if _pipeline is None:
+                _pipeline = Pipeline(PipelineConfig.from_env())
+    return _pipeline
+
+
+def set_pipeline(pipeline: Pipeline | None) -> None:
+    """Install (or forget, with None) the container's Pipeline; for tests and local runs."""
+    global _pipeline
+    with _lock:
+        _pipeline = pipeline
+
+
+def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json", **(headers or {})},
+        "body": json.dumps(body, default=str, sort_keys=True),
+        "isBase64Encoded": False,
+    }
+
+
+def _error(status: int, code: str, message: str, **extra: Any) -> dict[str, Any]:
+    headers = {"Retry-After": RETRY_AFTER_SECONDS} if status == 503 else None
+    return _response(status, {"error": {"code": code, "message": message, **extra}}, headers)
+
+
+def _parse_body(event: Any) -> dict[str, Any]:
+    """The trigger payload of an API Gateway event; ValidationFailed for anything else."""
+    if not isinstance(event, dict):
+        raise ValidationFailed("The event must be an API Gateway proxy event (a JSON object).")
+    body = event.get("body")
+    if body is None or body == "":
+        raise ValidationFailed("The request has no body; send the trigger as a JSON object.")
+    if isinstance(body, dict):
+        return body
+    if not isinstance(body, str):
+        raise ValidationFailed("The request body must be a JSON object.")
+    if event.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(body, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise ValidationFailed("The request body is not valid base64-encoded UTF-8.") from exc
+    if len(body.encode("utf-8", errors="replace")) > MAX_BODY_BYTES:
+        raise ValidationFailed("The request body is too large.")
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise ValidationFailed(f"The request body is not valid JSON: {exc}.") from exc
+    if not isinstance(data, dict):
+        raise ValidationFailed("The request body must be a JSON object, not " + type(data).__name__ + ".")
+    return data
+
+
+def _actor(event: dict[str, Any], context: Any) -> Actor:
+    context_info = event.get("requestContext") if isinstance(event.get("requestContext"), dict) else {}
+    assert isinstance(context_info, dict)  # noqa: S101 - narrowed above, for the type checker
+    authorizer = context_info.get("authorizer") or {}
+    identity = context_info.get("identity") or {}
+    name = None
+    if isinstance(authorizer, dict):
+        name = authorizer.get("principalId") or (authorizer.get("claims") or {}).get("sub")
+    if not name and isinstance(identity, dict):
+        name = identity.get("userArn") or identity.get("caller")
+    request_id = getattr(context, "aws_request_id", None) or context_info.get("requestId")
+    return Actor(name=str(name) if name else "lambda:trigger", request_id=str(request_id) if request_id else None)
+
+
+def api_lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    """Trigger a run from an API Gateway event: 201 with the new run, 200 with the existing run
+    for a repeated trigger (idempotency key), 400 with a JSON error for bad input (nothing is
+    written), 404/409/502/503 for the domain errors."""
+    try:
+        payload = _parse_body(event)
+        result = run_trigger(get_pipeline(), request=payload, actor=_actor(event, context))
+    except ValidationFailed as exc:
+        return _error(400, exc.code, exc.message, fields=exc.fields)
+    except InvalidCursor as exc:
+        return _error(400, exc.code, exc.message)
+    except NotFound as exc:
+        return _error(404, exc.code, exc.message)
+    except (InvalidTransition, AlreadyExists) as exc:
+        return _error(409, exc.code, exc.message)
+    except StoreUnavailable as exc:
+        return _error(503, exc.code, exc.message)
+    except DispatchFailed as exc:
+        return _error(502, exc.code, exc.message, failedFiles=len(exc.failed_ids))
+    except PipelineError as exc:
+        logger.exception("trigger failed")
+        return _error(500, exc.code, exc.message)
+    body = {"created": result.created, "run": result.run.model_dump(mode="json", by_alias=True, exclude_none=True)}
+    return _response(201 if result.created else 200, body)

@@ -1,0 +1,63 @@
+"""Per-request DynamoDB accounting: number of calls and time spent, kept in a contextvar.
+
+`instrument(client)` hooks botocore's events once per client; a web middleware (or a
+benchmark) calls `start()` before a unit of work and reads `current()` after it."""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class CallStats:
+    calls: int = 0
+    seconds: float = 0.0
+    operations: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def milliseconds(self) -> float:
+        return round(self.seconds * 1000, 2)
+
+
+_stats: contextvars.ContextVar[CallStats | None] = contextvars.ContextVar("dynamodb_stats", default=None)
+_started: contextvars.ContextVar[float | None] = contextvars.ContextVar("dynamodb_call_started", default=None)
+
+
+def start() -> CallStats:
+    """Begin counting for the current context (request, thread or benchmark step)."""
+    stats = CallStats()
+    _stats.set(stats)
+    return stats
+
+
+def current() -> CallStats | None:
+    return _stats.get()
+
+
+def _before(**kwargs: Any) -> None:
+    _started.set(time.perf_counter())
+
+
+def _after(model: Any = None, **kwargs: Any) -> None:
+    stats = _stats.get()
+    began = _started.get()
+    if stats is None or began is None:
+        return
+    stats.calls += 1
+    stats.seconds += time.perf_counter() - began
+    name = getattr(model, "name", "unknown")
+    stats.operations[name] = stats.operations.get(name, 0) + 1
+
+
+def instrument(client: Any) -> Any:
+    """Register the counting hooks on a boto3 client (idempotent per client)."""
+    if getattr(client, "_run_monitor_instrumented", False):
+        return client
+    events = client.meta.events
+    events.register("before-call.dynamodb", _before, unique_id="run-monitor-before")
+    events.register("after-call.dynamodb", _after, unique_id="run-monitor-after")
+    client._run_monitor_instrumented = True
+    return client

@@ -1,0 +1,157 @@
+"""Display helpers of the dashboard: ages, sizes, JSON, progress geometry, console links."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from django import template
+from django.conf import settings
+
+from dataplatform import roles
+from dataplatform.pipeline.models import Run
+from dataplatform.pipeline.states import RUN_IN_FLIGHT
+
+register = template.Library()
+
+_SIZE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+@register.filter
+def utc(value: datetime | None) -> str:
+    """`2025-01-31 14:02:11 UTC` (seconds precision)."""
+    if value is None:
+        return ""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@register.filter
+def age(value: datetime | None, now: datetime | None = None) -> str:
+    """A short relative age: `just now`, `12 min ago`, `3 h ago`, `2 days ago`."""
+    if value is None:
+        return ""
+    seconds = int(((now or datetime.now(UTC)) - value).total_seconds())
+    if seconds < 0:
+        return "in the future"
+    if seconds < 45:
+        return "just now"
+    if seconds < 3600:
+        return f"{max(1, round(seconds / 60))} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    days = seconds // 86400
+    return f"{days} day{'s' if days != 1 else ''} ago"
+
+
+@register.filter
+def human_size(value: int | None) -> str:
+    """1536 -> `1.5 KiB` (binary units; bytes below 1 KiB)."""
+    if value is None:
+        return ""
+    size = float(value)
+    for unit in _SIZE_UNITS:
+        if size < 1024 or unit == _SIZE_UNITS[-1]:
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{value} B"  # pragma: no cover
+
+
+@register.filter
+def pretty_json(value: Any) -> str:
+    """Indented JSON text; autoescaping still applies where it is rendered."""
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+@register.filter
+def in_flight(run: Run) -> bool:
+    return run.status in RUN_IN_FLIGHT
+
+
+@register.simple_tag
+def progress(run: Run) -> dict[str, float | int]:
+    """Widths (percent of resolved files) of the processed, failed and in-progress segments."""
+    total = max(run.resolved_files, 0)
+    done, failed = max(run.processed_files, 0), max(run.failed_files, 0)
+    working = max(total - done - failed, 0)
+    if total == 0:
+        return {"total": 0, "done": 0, "failed": 0, "working": 0, "done_pct": 0, "failed_pct": 0, "percent": 0}
+    done_pct = min(100.0, 100.0 * done / total)
+    failed_pct = min(100.0 - done_pct, 100.0 * failed / total)
+    return {
+        "total": total,
+        "done": done,
+        "failed": failed,
+        "working": working,
+        "done_pct": round(done_pct, 2),
+        "failed_pct": round(failed_pct, 2),
+        "percent": round(100.0 * (done + failed) / total),
+    }
+
+
+@register.filter
+def s3_parts(location: str) -> tuple[str, str] | None:
+    """(bucket, key) of an s3:// location, else None."""
+    if not location.startswith("s3://"):
+        return None
+    bucket, _, key = location[len("s3://") :].partition("/")
+    return bucket, key
+
+
+@register.filter
+def console_url(location: str) -> str:
+    """The AWS console page of an s3:// object (settings.AWS_CONSOLE_URL); '' for other locations."""
+    parts = s3_parts(location)
+    if parts is None:
+        return ""
+    bucket, key = parts
+    base = settings.AWS_CONSOLE_URL.rstrip("/")
+    return f"{base}/s3/object/{quote(bucket, safe='')}?prefix={quote(key, safe='/')}"
+
+
+@register.filter
+def http_url(location: str) -> str:
+    """The location itself when it is an http(s) URL (never javascript: or data:), else ''."""
+    return location if location.startswith(("https://", "http://")) else ""
+
+
+@register.filter
+def has_role(user: Any, role: str) -> bool:
+    return roles.has_role(user, role)
+
+
+STATUS_LABELS = {
+    "pending": "Pending",
+    "dispatched": "Dispatched",
+    "processing": "Processing",
+    "success": "Success",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+    "fetched": "Fetched",
+    "verified": "Verified",
+    "preprocessed": "Preprocessed",
+    "missing": "Missing",
+    "none": "No run",
+    "allowed": "Allowed",
+    "refused": "Refused",
+}
+# A shape per status, so the badge reads without colour too.
+STATUS_ICONS = {
+    "pending": "○", "dispatched": "◔", "processing": "◑", "success": "✓", "failed": "✕",
+    "cancelled": "⊘", "fetched": "◔", "verified": "◕", "preprocessed": "✓", "missing": "!",
+    "none": "·", "allowed": "✓", "refused": "✕",
+}
+
+
+@register.inclusion_tag("components/badge.html")
+def badge(status: Any) -> dict[str, str]:
+    """A status badge: colour class, icon and the text label (colour-blind safe)."""
+    value = str(getattr(status, "value", status))
+    return {"status": value, "label": STATUS_LABELS.get(value, value), "icon": STATUS_ICONS.get(value, "•")}
+
+
+@register.filter
+def weekday_name(day: int) -> str:
+    """0 -> Mon ... 6 -> Sun."""
+    return ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[int(day) % 7]

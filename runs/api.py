@@ -1,0 +1,155 @@
+"""The run API (/api/v1/runs/...): thin DRF views over the core's services and selectors."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from dataplatform.api_base import (
+    READ_ERRORS,
+    RUN_ID_PATTERN,
+    WRITE_ERRORS,
+    PageQuery,
+    PipelineViewSet,
+    error_responses,
+    to_json,
+)
+from dataplatform.permissions import OPERATE, READ, TRIGGER
+from dataplatform.pipeline import selectors, services
+from files.serializers import FilePageSerializer, FileSerializer
+from runs.serializers import (
+    CancelSerializer,
+    EventPageSerializer,
+    EventSerializer,
+    FileListQuery,
+    RetryResultSerializer,
+    RetrySerializer,
+    RunDetailSerializer,
+    RunListQuery,
+    RunPageSerializer,
+    RunSerializer,
+    TriggerSerializer,
+)
+
+RUN_ID = OpenApiParameter(
+    "runId", str, OpenApiParameter.PATH, pattern=f"^{RUN_ID_PATTERN}$", description="The run id."
+)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List runs, newest first",
+        parameters=[RunListQuery],
+        responses={200: RunPageSerializer, **error_responses(*READ_ERRORS)},
+    ),
+    create=extend_schema(
+        summary="Trigger a run",
+        request=TriggerSerializer,
+        responses={
+            201: OpenApiResponse(RunSerializer, description="The run was created and its files dispatched."),
+            200: OpenApiResponse(RunSerializer, description="A run with this idempotencyKey already exists."),
+            **error_responses(*WRITE_ERRORS),
+        },
+    ),
+    retrieve=extend_schema(
+        summary="One run with exact file counts",
+        parameters=[RUN_ID],
+        responses={200: RunDetailSerializer, **error_responses(*READ_ERRORS, 404)},
+    ),
+)
+class RunViewSet(PipelineViewSet):
+    """Runs: list, trigger, read; their files and audit trail; cancel and retry."""
+
+    lookup_field = "runId"
+    lookup_value_regex = RUN_ID_PATTERN
+    admin_actions = {"create": "trigger", "cancel": "cancel", "retry": "retry"}
+    action_roles = {
+        "list": READ,
+        "retrieve": READ,
+        "files": READ,
+        "events": READ,
+        "create": TRIGGER,
+        "cancel": OPERATE,
+        "retry": OPERATE,
+    }
+
+    def list(self, request: Request) -> Response:
+        query = self.parse_query(RunListQuery)
+        page = selectors.runs_list(
+            self.pipeline,
+            dataset_name=query.get("datasetName"),
+            business_date=query.get("businessDate"),
+            status=query.get("status"),
+            environment=query.get("environment"),
+            limit=query["limit"],
+            cursor=query.get("cursor"),
+        )
+        return self.page_response(page, RunSerializer)
+
+    def create(self, request: Request) -> Response:
+        body = self.parse_body(TriggerSerializer)
+        result = services.run_trigger(self.pipeline, request=body, actor=self.actor())
+        code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        return Response(RunSerializer(to_json(result.run)).data, status=code)
+
+    def retrieve(self, request: Request, runId: str) -> Response:
+        run = selectors.run_get(self.pipeline, run_id=runId)
+        counts = selectors.run_file_counts(self.pipeline, run_id=runId)
+        return Response(RunDetailSerializer({**to_json(run), "fileCounts": counts}).data)
+
+    @extend_schema(
+        summary="Files of a run",
+        parameters=[RUN_ID, FileListQuery],
+        responses={200: FilePageSerializer, **error_responses(*READ_ERRORS, 404)},
+    )
+    @action(detail=True, methods=["get"])
+    def files(self, request: Request, runId: str) -> Response:
+        query = self.parse_query(FileListQuery)
+        selectors.run_get(self.pipeline, run_id=runId)  # 404 for an unknown run, not an empty page
+        page = selectors.files_list(
+            self.pipeline, run_id=runId, status=query.get("status"), limit=query["limit"], cursor=query.get("cursor")
+        )
+        return self.page_response(page, FileSerializer)
+
+    @extend_schema(
+        summary="Audit trail of a run, newest first",
+        parameters=[RUN_ID, PageQuery],
+        responses={200: EventPageSerializer, **error_responses(*READ_ERRORS, 404)},
+    )
+    @action(detail=True, methods=["get"])
+    def events(self, request: Request, runId: str) -> Response:
+        query = self.parse_query(PageQuery)
+        selectors.run_get(self.pipeline, run_id=runId)
+        page = selectors.run_events(self.pipeline, run_id=runId, limit=query["limit"], cursor=query.get("cursor"))
+        return self.page_response(page, EventSerializer)
+
+    @extend_schema(
+        summary="Cancel a run",
+        parameters=[RUN_ID],
+        request=CancelSerializer,
+        responses={200: RunSerializer, **error_responses(*WRITE_ERRORS)},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, runId: str) -> Response:
+        body = self.parse_action_body(CancelSerializer, action="cancel", run_id=runId)
+        run = services.run_cancel(self.pipeline, run_id=runId, reason=body.get("reason"), actor=self.actor())
+        return Response(RunSerializer(to_json(run)).data)
+
+    @extend_schema(
+        summary="Retry the failed files of a run",
+        parameters=[RUN_ID],
+        request=RetrySerializer,
+        responses={200: RetryResultSerializer, **error_responses(*WRITE_ERRORS)},
+    )
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, runId: str) -> Response:
+        body = self.parse_action_body(RetrySerializer, action="retry", run_id=runId)
+        result = services.run_retry(
+            self.pipeline, run_id=runId, file_ids=body.get("fileIds"), dry_run=body["dryRun"], actor=self.actor()
+        )
+        data = {"retried": result.retried, "fileIds": result.file_ids, "dryRun": result.dry_run,
+                "run": to_json(result.run)}
+        return Response(RetryResultSerializer(data).data)

@@ -1,0 +1,79 @@
+"""Query-string forms of the run pages: every value is validated before it reaches the core."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from dataplatform.pipeline.models import Environment, validate_dataset_name
+from dataplatform.pipeline.states import FileStatus, RunStatus
+
+MAX_CURSOR_LENGTH = 4096
+MAX_REASON_LENGTH = 1000
+
+
+def _choices(enum: Any, blank: str) -> list[tuple[str, str]]:
+    return [("", blank), *((member.value, member.value) for member in enum)]
+
+
+class RunFilterForm(forms.Form):
+    """The runs page filters, kept in the URL (`?datasetName=..&businessDate=..`)."""
+
+    datasetName = forms.CharField(required=False, max_length=128, label="Dataset")
+    businessDate = forms.DateField(
+        required=False, input_formats=["%Y-%m-%d"], label="Business date",
+        error_messages={"invalid": "Business date must be a real date written YYYY-MM-DD."},
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    status = forms.ChoiceField(required=False, choices=_choices(RunStatus, "any status"))
+    environment = forms.ChoiceField(required=False, choices=_choices(Environment, "any environment"))
+    cursor = forms.CharField(required=False, max_length=MAX_CURSOR_LENGTH, widget=forms.HiddenInput)
+
+    def clean_datasetName(self) -> str:
+        value: str = self.cleaned_data["datasetName"].strip()
+        if value:
+            try:
+                validate_dataset_name(value)
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from exc
+        return value
+
+    def filters(self) -> dict[str, Any]:
+        """The valid filters as selector keyword arguments (None when not given)."""
+        data = self.cleaned_data
+        business_date: date | None = data.get("businessDate")
+        return {
+            "dataset_name": data.get("datasetName") or None,
+            "business_date": business_date.isoformat() if business_date else None,
+            "status": RunStatus(data["status"]) if data.get("status") else None,
+            "environment": Environment(data["environment"]) if data.get("environment") else None,
+        }
+
+
+class FileFilterForm(forms.Form):
+    """The files table of a run page (`?fileStatus=failed&filesCursor=..`)."""
+
+    fileStatus = forms.ChoiceField(required=False, choices=_choices(FileStatus, "all"))
+    filesCursor = forms.CharField(required=False, max_length=MAX_CURSOR_LENGTH)
+    eventsCursor = forms.CharField(required=False, max_length=MAX_CURSOR_LENGTH)
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(
+        max_length=MAX_REASON_LENGTH, strip=True,
+        error_messages={"required": "Say why the run is cancelled (it goes into the audit trail)."},
+    )
+
+
+class CalendarForm(forms.Form):
+    days = forms.IntegerField(
+        required=False, min_value=1, max_value=366,
+        error_messages={
+            "invalid": "days must be a whole number between 1 and 366.",
+            "min_value": "days must be a whole number between 1 and 366.",
+            "max_value": "days must be a whole number between 1 and 366.",
+        },
+    )

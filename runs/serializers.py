@@ -1,0 +1,157 @@
+"""Serializers of the run API: strict input (trigger, cancel, retry, filters), camelCase output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_serializer
+from rest_framework import serializers
+
+from dataplatform.api_base import FILE_ID_PATTERN, PageQuery
+from dataplatform.api_fields import (
+    DateStringField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictChoiceField,
+    StrictDictField,
+    StrictSerializer,
+    regex_id,
+)
+from dataplatform.pipeline.audit import MAX_REASON_LENGTH
+from dataplatform.pipeline.datasets import MAX_LOCATIONS
+from dataplatform.pipeline.models import MAX_LOCATION_LENGTH, Environment, SourceType
+from dataplatform.pipeline.states import FileStatus, RunStatus
+
+DATASET_NAME = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}"
+MAX_RETRY_FILE_IDS = 1000
+
+
+def _choices(kind: Any) -> list[str]:
+    return [member.value for member in kind]
+
+
+class RunSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """A run as stored in RunTable (camelCase)."""
+
+    runId = serializers.CharField()
+    datasetName = serializers.CharField()
+    businessDate = serializers.DateField()
+    sourceType = serializers.ChoiceField(choices=_choices(SourceType))
+    sourceTrigger = serializers.DictField()
+    createdAt = serializers.DateTimeField()
+    status = serializers.ChoiceField(choices=_choices(RunStatus))
+    environment = serializers.ChoiceField(choices=_choices(Environment))
+    resolvedFiles = serializers.IntegerField()
+    pendingFiles = serializers.IntegerField()
+    fetchedFiles = serializers.IntegerField()
+    verifiedFiles = serializers.IntegerField()
+    processedFiles = serializers.IntegerField()
+    failedFiles = serializers.IntegerField()
+    metadata = serializers.DictField()
+    error = serializers.DictField(allow_null=True)
+    updatedAt = serializers.DateTimeField(allow_null=True)
+    idempotencyKey = serializers.CharField(allow_null=True)
+    cancelledBy = serializers.CharField(allow_null=True)
+    cancelledAt = serializers.DateTimeField(allow_null=True)
+    cancelReason = serializers.CharField(allow_null=True)
+
+
+class FileCountsSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """Exact number of files per status (counted in FileTable)."""
+
+    pending = serializers.IntegerField()
+    fetched = serializers.IntegerField()
+    verified = serializers.IntegerField()
+    preprocessed = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+class RunDetailSerializer(RunSerializer):
+    """A run with its exact `fileCounts`."""
+
+    fileCounts = FileCountsSerializer()
+
+
+@extend_schema_serializer(many=False)  # a page object, even on "list" actions
+class RunPageSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    results = RunSerializer(many=True)
+    next = serializers.URLField(allow_null=True)
+
+
+class RunListQuery(PageQuery):
+    """Filters of GET /runs/: datasetName or status (at least one), businessDate, environment."""
+
+    datasetName = StrictCharField(required=False, max_length=128, validators=[regex_id(DATASET_NAME, "dataset name")])
+    businessDate = DateStringField(required=False)
+    status = StrictChoiceField(required=False, choices=_choices(RunStatus))
+    environment = StrictChoiceField(required=False, choices=_choices(Environment))
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("datasetName") and not attrs.get("status"):
+            message = "Give a datasetName or a status."
+            raise serializers.ValidationError({"datasetName": [message], "status": [message]})
+        return attrs
+
+
+class TriggerSerializer(StrictSerializer):
+    """Body of POST /runs/ (trigger a run)."""
+
+    datasetName = StrictCharField(max_length=128, validators=[regex_id(DATASET_NAME, "dataset name")])
+    businessDate = DateStringField()
+    sourceType = StrictChoiceField(required=False, choices=_choices(SourceType))
+    sourceTrigger = StrictDictField(required=False)
+    metadata = StrictDictField(required=False)
+    files = serializers.ListField(
+        child=StrictCharField(max_length=MAX_LOCATION_LENGTH), required=False, min_length=1, max_length=MAX_LOCATIONS,
+        help_text="Explicit file locations (s3://bucket/key or http(s) URLs); default: the dataset's templates.",
+    )
+    idempotencyKey = StrictCharField(required=False, max_length=256)
+    environment = StrictChoiceField(required=False, choices=_choices(Environment))
+
+
+class CancelSerializer(StrictSerializer):
+    """Body of POST /runs/{runId}/cancel/."""
+
+    reason = StrictCharField(required=False, max_length=MAX_REASON_LENGTH)
+
+
+class RetrySerializer(StrictSerializer):
+    """Body of POST /runs/{runId}/retry/: all failed files, or only `fileIds`; `dryRun` changes nothing."""
+
+    dryRun = StrictBooleanField(required=False, default=False)
+    fileIds = serializers.ListField(
+        child=StrictCharField(max_length=512, validators=[regex_id(FILE_ID_PATTERN, "file id")]),
+        required=False, min_length=1, max_length=MAX_RETRY_FILE_IDS,
+    )
+
+
+class RetryResultSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    retried = serializers.IntegerField()
+    fileIds = serializers.ListField(child=serializers.CharField())
+    dryRun = serializers.BooleanField()
+    run = RunSerializer()
+
+
+class FileListQuery(PageQuery):
+    status = StrictChoiceField(required=False, choices=_choices(FileStatus))
+
+
+class EventSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """One audit record of a run."""
+
+    targetId = serializers.CharField()
+    eventId = serializers.CharField()
+    at = serializers.DateTimeField()
+    actor = serializers.CharField()
+    action = serializers.CharField()
+    target = serializers.CharField()
+    reason = serializers.CharField(allow_null=True)
+    outcome = serializers.ChoiceField(choices=["allowed", "refused"])
+    detail = serializers.DictField(allow_null=True)
+    requestId = serializers.CharField(allow_null=True)
+
+
+@extend_schema_serializer(many=False)  # a page object, even on "list" actions
+class EventPageSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    results = EventSerializer(many=True)
+    next = serializers.URLField(allow_null=True)

@@ -1,0 +1,187 @@
+"""Who may call what: a matrix over every URL pattern under /api/v1/, and CSRF for sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.test import APIClient
+
+from dataplatform.pipeline.app import Pipeline
+from tests.api.conftest import ROLES, assert_json_error, make_user, scan_all, seed_dataset, seed_run
+
+pytestmark = pytest.mark.django_db
+
+READERS = {"viewer", "operator", "superuser"}
+OPERATORS = {"operator", "superuser"}
+TRIGGERERS = {"operator", "pipeline", "superuser"}
+REPORTERS = {"pipeline", "superuser"}
+
+
+@dataclass
+class Call:
+    """One method of one route: who may call it (SPEC section 4), and how to build the call."""
+
+    method: str
+    allowed: set[str]
+    url: Callable[[dict[str, str]], str]
+    body: Callable[[dict[str, str]], Any] = field(default=lambda ids: None)
+
+
+# Every named route under /api/v1/. A route missing here fails test_matrix_covers_every_route.
+MATRIX: dict[str, list[Call]] = {
+    "run-list": [
+        Call("get", READERS, lambda ids: "/api/v1/runs/?datasetName=sales"),
+        Call("post", TRIGGERERS, lambda ids: "/api/v1/runs/",
+             lambda ids: {"datasetName": "sales", "businessDate": "2024-03-05", "idempotencyKey": "matrix"}),
+    ],
+    "run-detail": [Call("get", READERS, lambda ids: f"/api/v1/runs/{ids['run']}/")],
+    "run-files": [Call("get", READERS, lambda ids: f"/api/v1/runs/{ids['run']}/files/")],
+    "run-events": [Call("get", READERS, lambda ids: f"/api/v1/runs/{ids['run']}/events/")],
+    "run-retry": [Call("post", OPERATORS, lambda ids: f"/api/v1/runs/{ids['run']}/retry/", lambda ids: {})],
+    "run-cancel": [
+        Call("post", OPERATORS, lambda ids: f"/api/v1/runs/{ids['run']}/cancel/", lambda ids: {"reason": "matrix"})
+    ],
+    "file-detail": [Call("get", READERS, lambda ids: f"/api/v1/files/{ids['file']}/")],
+    "file-retry": [Call("post", OPERATORS, lambda ids: f"/api/v1/files/{ids['failed']}/retry/", lambda ids: {})],
+    "file-status": [
+        Call("post", REPORTERS, lambda ids: f"/api/v1/files/{ids['file']}/status/", lambda ids: {"status": "fetched"})
+    ],
+    "dataset-list": [Call("get", READERS, lambda ids: "/api/v1/datasets/")],
+    "dataset-calendar": [
+        Call("get", READERS, lambda ids: "/api/v1/datasets/sales/calendar/?from=2024-03-01&to=2024-03-07")
+    ],
+    "api-schema": [Call("get", READERS, lambda ids: "/api/v1/schema/")],
+    "api-docs": [Call("get", READERS, lambda ids: "/api/v1/docs/")],
+}
+# Not an endpoint: the JSON 404 for any other URL under /api/v1/ (same answer for everyone).
+CATCH_ALL = "api-not-found"
+
+
+def api_patterns() -> list[URLPattern]:
+    """Every URL pattern mounted under api/v1/ (walks the resolver, includes flattened)."""
+
+    def walk(patterns: list[Any]) -> list[URLPattern]:
+        out: list[URLPattern] = []
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                out.extend(walk(pattern.url_patterns))
+            else:
+                out.append(pattern)
+        return out
+
+    for entry in get_resolver().url_patterns:
+        if isinstance(entry, URLResolver) and str(entry.pattern) == "api/v1/":
+            return walk(entry.url_patterns)
+    raise AssertionError("api/v1/ is not mounted")
+
+
+def http_methods(pattern: URLPattern) -> set[str]:
+    """The HTTP methods a route answers (viewset action maps, or an APIView's handlers)."""
+    callback = pattern.callback
+    actions = getattr(callback, "actions", None)
+    if actions:
+        return set(actions)
+    view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+    if view_class is None:
+        return set()
+    return {m for m in ("get", "post", "put", "patch", "delete") if hasattr(view_class, m)}
+
+
+def test_matrix_covers_every_route() -> None:
+    patterns = api_patterns()
+    names = {p.name for p in patterns}
+    assert None not in names, "every API route needs a name"
+    assert names == set(MATRIX) | {CATCH_ALL}, f"routes without a matrix entry: {names - set(MATRIX) - {CATCH_ALL}}"
+    for pattern in patterns:
+        if pattern.name == CATCH_ALL:
+            continue
+        covered = {call.method for call in MATRIX[pattern.name]}
+        assert http_methods(pattern) == covered, (pattern.name, http_methods(pattern), covered)
+
+
+def _seed(p: Pipeline) -> dict[str, str]:
+    seed_dataset(p)
+    run = seed_run(p, files=3, fail=1)
+    files = sorted(p.files.iter_run(run.run_id), key=lambda f: f.status)
+    failed = next(f for f in files if f.status == "failed")
+    pending = next(f for f in files if f.status == "pending")
+    return {"run": run.run_id, "file": pending.file_id, "failed": failed.file_id}
+
+
+def _call(client: APIClient, call: Call, ids: dict[str, str]) -> Any:
+    url = call.url(ids)
+    if call.method == "get":
+        return client.get(url)
+    return getattr(client, call.method)(url, call.body(ids), format="json")
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_each_role_gets_exactly_what_spec_allows(
+    name: str, pipeline: Pipeline, client_for: Callable[[str], APIClient]
+) -> None:
+    ids = _seed(pipeline)
+    for call in MATRIX[name]:
+        # Refused roles first, against a table snapshot: a refused call changes nothing.
+        for role in [r for r in ROLES if r not in call.allowed]:
+            before = scan_all(pipeline)
+            response = _call(client_for(role), call, ids)
+            if role == "anonymous":
+                assert_json_error(response, 401)
+                assert response["WWW-Authenticate"].startswith("Token")
+            else:
+                assert_json_error(response, 403)
+            assert scan_all(pipeline) == before, (name, call.method, role)
+        for role in sorted(call.allowed):
+            response = _call(client_for(role), call, ids)
+            assert response.status_code not in (401, 403), (name, call.method, role, response.content[:300])
+            assert response.status_code < 500, (name, call.method, role, response.content[:300])
+
+
+def test_unknown_urls_under_api_are_json_404_for_everyone(client_for: Callable[[str], APIClient]) -> None:
+    for role in ("anonymous", "viewer"):
+        for url in ("/api/v1/nope/", "/api/v1/runs/a/b/c/", "/api/v2/runs/", "/api/v1/runs"):
+            assert_json_error(client_for(role).get(url), 404)
+
+
+def test_session_post_without_csrf_token_is_refused(pipeline: Pipeline, db: None) -> None:
+    ids = _seed(pipeline)
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(make_user("operator"))
+    before = scan_all(pipeline)
+    response = client.post(f"/api/v1/runs/{ids['run']}/cancel/", {"reason": "no token"}, format="json")
+    body = assert_json_error(response, 403)
+    assert "CSRF" in body["detail"]
+    assert scan_all(pipeline) == before
+
+    # The same request with the token goes through (the session itself was fine).
+    secret = "a" * 32
+    client.cookies["csrftoken"] = secret
+    response = client.post(f"/api/v1/runs/{ids['run']}/cancel/", {"reason": "with token"}, format="json",
+                           HTTP_X_CSRFTOKEN=secret)
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "cancelled"
+
+
+def test_session_reads_work_and_browsable_api_is_for_logged_in_users_only(
+    pipeline: Pipeline, client_for: Callable[[str], APIClient]
+) -> None:
+    client = APIClient()
+    client.force_login(make_user("viewer"))
+    page = client.get("/api/v1/datasets/", HTTP_ACCEPT="text/html")
+    assert page.status_code == 200
+    assert page["Content-Type"].startswith("text/html")
+    # Errors stay JSON even when HTML was asked for.
+    assert_json_error(client.post("/api/v1/runs/", {}, format="json", HTTP_ACCEPT="text/html"), 403)
+    anonymous = APIClient().get("/api/v1/datasets/", HTTP_ACCEPT="text/html")
+    assert_json_error(anonymous, 401)
+
+
+def test_inactive_user_token_is_refused(pipeline: Pipeline, client_for: Callable[[str], APIClient]) -> None:
+    client = client_for("viewer")
+    User.objects.filter(username="viewer-user").update(is_active=False)
+    assert_json_error(client.get("/api/v1/datasets/"), 401)

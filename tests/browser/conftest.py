@@ -1,0 +1,94 @@
+"""Browser tests: Debian's Chromium driven by Playwright against pytest-django's live server,
+on dynalite loaded with the demo data (through the same services/repositories as `make run`)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.test import override_settings
+
+from dataplatform import wiring
+from dataplatform.pipeline.app import Pipeline
+from dataplatform.pipeline.demo import DemoLoadResult, load_demo
+from dataplatform.pipeline.engine import LocalDynalite
+from tests.conftest import unique_config
+
+# Playwright's sync API runs an event loop in the test thread; our DB calls there are synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PASSWORD = "browser-test-password-1"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if shutil.which(CHROMIUM) is None and not Path(CHROMIUM).exists():
+        skip = pytest.mark.skip(reason=f"{CHROMIUM} is missing (apt-get install chromium)")
+        for item in items:
+            if "browser" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def demo(dynalite_server: LocalDynalite) -> Iterator[tuple[Pipeline, DemoLoadResult]]:
+    """Fresh tables with the demo registry and history; the web app points at them."""
+    config = unique_config(endpoint_url=dynalite_server.endpoint_url)
+    with override_settings(PIPELINE_CONFIG=config):
+        wiring.reset()
+        pipeline = wiring.get_pipeline()
+        pipeline.sync_tables()
+        result = load_demo(pipeline)
+        yield pipeline, result
+    wiring.reset()
+
+
+@pytest.fixture
+def users(transactional_db: None) -> dict[str, str]:
+    for username, role in (("operator", "operator"), ("viewer", "viewer")):
+        user = User.objects.create_user(username=username, password=PASSWORD)
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
+    return {"operator": PASSWORD, "viewer": PASSWORD}
+
+
+def login(page: Any, base_url: str, username: str, next_path: str = "/runs/") -> None:
+    page.goto(f"{base_url}/accounts/login/?next={next_path}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}{next_path}*")
+
+
+def shot(page: Any, name: str, *, full_page: bool = True) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path

@@ -1,0 +1,301 @@
+"""Dashboard views through the Django test client, on dynalite."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from dataplatform.pipeline.app import Pipeline
+from dataplatform.pipeline.states import FileStatus
+from tests.pages.conftest import htmx
+from tests.pages.factories import file_ids, make_run
+
+pytestmark = [pytest.mark.django_db, pytest.mark.dynalite]
+
+
+def html(response: object) -> str:
+    return response.content.decode()  # type: ignore[attr-defined]
+
+
+# --- login -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["/", "/runs/", "/runs/x/", "/files/x/", "/datasets/", "/datasets/x/"])
+def test_pages_need_login(client: Client, url: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=")
+
+
+def test_htmx_request_without_session_gets_hx_redirect(client: Client) -> None:
+    response = client.get("/runs/", **htmx("load-more"), HTTP_HX_CURRENT_URL="http://testserver/runs/?status=failed")
+    assert response.status_code == 200
+    assert response["HX-Redirect"].startswith("/accounts/login/?next=")
+    assert "status%3Dfailed" in response["HX-Redirect"]
+    assert "<form" not in html(response)
+
+
+def test_login_page_renders_and_signs_in(client: Client, django_user_model: type) -> None:
+    django_user_model.objects.create_user(username="u", password="secret-pass-123")  # type: ignore[attr-defined]
+    page = client.get("/accounts/login/")
+    assert page.status_code == 200 and 'name="password"' in html(page)
+    response = client.post("/accounts/login/", {"username": "u", "password": "secret-pass-123", "next": "/datasets/"})
+    assert response.status_code == 302 and response["Location"] == "/datasets/"
+
+
+# --- runs page -------------------------------------------------------------------------
+
+
+def test_runs_page_full_vs_htmx_partial(operator_client: Client, pipeline: Pipeline) -> None:
+    run = make_run(pipeline, files=4, done=1)
+    full = operator_client.get("/runs/")
+    assert full.status_code == 200
+    assert "<html" in html(full) and run.run_id in html(full)
+    assert "HX-Request" in full["Vary"]
+    partial = operator_client.get("/runs/", **htmx("results"))
+    assert partial.status_code == 200
+    assert "<html" not in html(partial) and 'id="results"' in html(partial) and run.run_id in html(partial)
+    assert "HX-Request" in partial["Vary"]
+
+
+def test_runs_page_shows_status_progress_and_polls_only_in_flight_rows(
+    operator_client: Client, pipeline: Pipeline
+) -> None:
+    moving = make_run(pipeline, dataset="alpha", files=4, done=1)
+    finished = make_run(pipeline, dataset="beta", files=2, done=2)
+    body = html(operator_client.get("/runs/"))
+    assert "badge-processing" in body and "Processing" in body and "Success" in body
+    assert "1 / 4" in body.replace("</span>", "")  # processed of resolved
+    assert f'hx-get="/runs/{moving.run_id}/row/"' in body
+    assert f'hx-get="/runs/{finished.run_id}/row/"' not in body
+    assert "min ago" in body or "just now" in body
+    assert " UTC" in body
+
+
+def test_row_polling_stops_with_286_once_terminal(operator_client: Client, pipeline: Pipeline) -> None:
+    moving = make_run(pipeline, files=2, done=1)
+    response = operator_client.get(f"/runs/{moving.run_id}/row/", **htmx(f"run-{moving.run_id}"))
+    assert response.status_code == 200 and "every 5s" in html(response)
+    done = make_run(pipeline, files=1, done=1)
+    response = operator_client.get(f"/runs/{done.run_id}/row/", **htmx(f"run-{done.run_id}"))
+    assert response.status_code == 286
+    assert "Success" in html(response) and "every 5s" not in html(response)
+
+
+def test_run_page_status_polling_stops_when_terminal(operator_client: Client, pipeline: Pipeline) -> None:
+    done = make_run(pipeline, files=1, done=1)
+    response = operator_client.get(f"/runs/{done.run_id}/", **htmx("run-status"))
+    assert response.status_code == 286
+    assert 'id="run-status"' in html(response) and "<html" not in html(response)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("businessDate=2024-13-45", "Business date must be a real date"),
+        ("businessDate=yesterday", "Business date must be a real date"),
+        ("status=exploded", "Select a valid choice"),
+        ("environment=moon", "Select a valid choice"),
+        ("datasetName=%3Cscript%3E", "datasetName must be"),
+    ],
+)
+def test_bad_filters_show_a_message_not_500(operator_client: Client, pipeline: Pipeline, query: str,
+                                            message: str) -> None:
+    response = operator_client.get(f"/runs/?{query}")
+    assert response.status_code == 200
+    assert message in html(response)
+    assert "<script>" not in html(response)
+
+
+def test_filter_by_dataset_and_date(operator_client: Client, pipeline: Pipeline) -> None:
+    wanted = make_run(pipeline, dataset="alpha", business_date="2024-05-02", files=1)
+    other_day = make_run(pipeline, dataset="alpha", business_date="2024-05-01", files=1)
+    other_ds = make_run(pipeline, dataset="beta", business_date="2024-05-02", files=1)
+    body = html(operator_client.get("/runs/?datasetName=alpha&businessDate=2024-05-02"))
+    assert wanted.run_id in body
+    assert other_day.run_id not in body and other_ds.run_id not in body
+
+
+def test_load_more_pages_never_drop_or_repeat(operator_client: Client, pipeline: Pipeline,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import runs.views
+
+    monkeypatch.setattr(runs.views, "PAGE_SIZE", 2)
+    created = {make_run(pipeline, dataset="alpha", business_date=f"2024-05-0{d}", files=1).run_id for d in range(1, 6)}
+    seen: list[str] = []
+    response = operator_client.get("/runs/?datasetName=alpha")
+    body = html(response)
+    while True:
+        seen += [run_id for run_id in created if f'id="run-{run_id}"' in body]
+        if 'id="load-more"' not in body:
+            break
+        next_url = body.split('id="load-more"')[1].split('hx-get="')[1].split('"')[0].replace("&amp;", "&")
+        response = operator_client.get(next_url, **htmx("load-more"))
+        assert "<html" not in html(response)
+        body = html(response)
+    assert sorted(seen) == sorted(created)
+
+
+def test_tampered_cursor_is_a_message(operator_client: Client, pipeline: Pipeline) -> None:
+    make_run(pipeline, dataset="alpha", files=1)
+    response = operator_client.get("/runs/?datasetName=alpha&cursor=abc.def")
+    assert response.status_code == 200 and "page link has expired" in html(response)
+
+
+# --- run page --------------------------------------------------------------------------
+
+
+def test_run_page_shows_everything_escaped(operator_client: Client, pipeline: Pipeline) -> None:
+    run = make_run(
+        pipeline, files=3, done=1, failed=1, error={"message": "<img src=x onerror=alert(1)>"},
+        metadata={"note": "<script>alert(1)</script>"}, source_trigger={"job": '"><svg onload=alert(1)>'},
+    )
+    body = html(operator_client.get(f"/runs/{run.run_id}/"))
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert "&lt;img src=x onerror=alert(1)&gt;" in body
+    assert "<svg onload" not in body and "<script>alert" not in body
+    for status in FileStatus:
+        assert f"badge-{status.value}" in body
+    assert "Retry failed files" in body and "Cancel run" in body
+    assert "Audit trail" in body
+
+
+def test_run_page_partials_by_target(operator_client: Client, pipeline: Pipeline) -> None:
+    run = make_run(pipeline, files=3, done=1, failed=1)
+    files = operator_client.get(f"/runs/{run.run_id}/?fileStatus=failed", **htmx("files"))
+    assert files.status_code == 200 and 'id="files"' in html(files) and "<html" not in html(files)
+    assert html(files).count("badge-failed") >= 1 and "badge-preprocessed" not in html(files).split("<tbody")[1]
+    assert "HX-Target" in files["Vary"]
+
+
+def test_viewer_sees_no_actions_and_forged_posts_are_refused(viewer_client: Client, pipeline: Pipeline) -> None:
+    run = make_run(pipeline, files=3, done=1, failed=1)
+    body = html(viewer_client.get(f"/runs/{run.run_id}/"))
+    assert "Retry failed files" not in body and "Cancel run" not in body
+    failed_id = file_ids(pipeline, run.run_id, FileStatus.FAILED)[0]
+    assert "Retry this file" not in html(viewer_client.get(f"/files/{failed_id}/"))
+    for url, data in [
+        (f"/runs/{run.run_id}/retry/", {"confirm": "yes"}),
+        (f"/runs/{run.run_id}/cancel/", {"reason": "nope"}),
+        (f"/files/{failed_id}/retry/", {}),
+    ]:
+        assert viewer_client.post(url, data).status_code == 403
+        assert viewer_client.post(url, data, **htmx("run-actions")).status_code == 403
+    after = pipeline.runs.get(run.run_id, consistent=True)
+    assert after.status == run.status and after.failed_files == 1
+    assert file_ids(pipeline, run.run_id, FileStatus.FAILED) == [failed_id]
+
+
+def test_retry_dry_run_then_confirm_in_place(operator_client: Client, pipeline: Pipeline) -> None:
+    run = make_run(pipeline, files=3, done=1, failed=2)
+    assert run.status.value == "failed"
+    preview = operator_client.post(f"/runs/{run.run_id}/retry/", **htmx("run-actions"))
+    assert preview.status_code == 200
+    assert "Retry 2 failed files?" in html(preview)
+    assert len(file_ids(pipeline, run.run_id, FileStatus.FAILED)) == 2  # a dry run changes nothing
+    done = operator_client.post(f"/runs/{run.run_id}/retry/", {"confirm": "yes"}, **htmx("run-actions"))
+    assert done.status_code == 200
+    assert "Retrying 2 failed files." in html(done)
+    assert 'hx-swap-oob="outerHTML"' in html(done) and "Processing" in html(done)
+    assert "run-changed" in done["HX-Trigger"]
+    assert file_ids(pipeline, run.run_id, FileStatus.FAILED) == []
+    assert pipeline.runs.get(run.run_id).status.value == "processing"
+
+
+def test_retry_without_js_is_post_redirect_get(operator_client: Client, pipeline: Pipeline) -> None:
+    run = make_run(pipeline, files=2, failed=2)
+    preview = operator_client.post(f"/runs/{run.run_id}/retry/")
+    assert preview.status_code == 200 and "<html" in html(preview) and "Confirm: retry 2 files" in html(preview)
+    response = operator_client.post(f"/runs/{run.run_id}/retry/", {"confirm": "yes"}, follow=True)
+    assert response.redirect_chain[-1] == (f"/runs/{run.run_id}/", 302)
+    assert "Retrying 2 failed files." in html(response)
+
+
+def test_cancel_needs_a_reason_and_lands_in_the_audit_trail(operator_client: Client, pipeline: Pipeline) -> None:
+    run = make_run(pipeline, files=2, done=1)
+    refused = operator_client.post(f"/runs/{run.run_id}/cancel/", {"reason": "  "}, **htmx("run-actions"))
+    assert "Say why the run is cancelled" in html(refused)
+    assert pipeline.runs.get(run.run_id).status.value == "processing"
+    response = operator_client.post(f"/runs/{run.run_id}/cancel/", {"reason": "wrong vendor file"}, follow=True)
+    body = html(response)
+    assert "Run cancelled." in body and "wrong vendor file" in body and "cancel" in body
+    assert pipeline.runs.get(run.run_id).status.value == "cancelled"
+
+
+def test_unknown_run_is_404(operator_client: Client, pipeline: Pipeline) -> None:
+    assert operator_client.get("/runs/nope/").status_code == 404
+
+
+# --- file page -------------------------------------------------------------------------
+
+
+def test_file_page_and_retry(operator_client: Client, pipeline: Pipeline, settings: object) -> None:
+    run = make_run(pipeline, files=2, done=1, failed=1)
+    done_id = file_ids(pipeline, run.run_id, FileStatus.PREPROCESSED)[0]
+    body = html(operator_client.get(f"/files/{done_id}/"))
+    assert "1.5 MiB" in body and "sha256:abc123" in body and "s3://bucket-equities/" in body
+    assert "https://console.aws.amazon.com/s3/object/bucket-equities?prefix=2024-05-02/part-" in body
+    failed_id = file_ids(pipeline, run.run_id, FileStatus.FAILED)[0]
+    assert "Retry this file" in html(operator_client.get(f"/files/{failed_id}/"))
+    response = operator_client.post(f"/files/{failed_id}/retry/", **htmx("file-summary"))
+    assert response.status_code == 200 and "<html" not in html(response) and "Pending" in html(response)
+    assert pipeline.files.get(failed_id).status == FileStatus.PENDING
+
+
+# --- datasets --------------------------------------------------------------------------
+
+
+def test_datasets_index_and_calendar(operator_client: Client, pipeline: Pipeline) -> None:
+    from dataplatform.pipeline.datasets import parse_dataset
+
+    pipeline.datasets.put(parse_dataset({
+        "datasetName": "equities", "locations": ["s3://bucket-x/{dataset}/{businessDate}.csv"],
+        "schedule": {"weekdays": [0, 1, 2, 3, 4, 5, 6], "dueBy": "00:00"},
+    }))
+    index = html(operator_client.get("/datasets/"))
+    assert 'href="/datasets/equities/"' in index
+    calendar = operator_client.get("/datasets/equities/?days=10")
+    body = html(calendar)
+    assert calendar.status_code == 200
+    assert body.count("day-missing") >= 9 and "Missing" in body
+    assert "/runs/?datasetName=equities&amp;businessDate=" in body
+    bad = operator_client.get("/datasets/equities/?days=abc")
+    assert bad.status_code == 200 and "days must be a whole number" in html(bad)
+    assert operator_client.get("/datasets/unknown/").status_code == 404
+
+
+# --- store down, csrf ------------------------------------------------------------------
+
+
+def test_store_unavailable_is_a_503_page_and_an_htmx_banner(operator_client: Client, settings: object) -> None:
+    from dataplatform import wiring
+    from dataplatform.pipeline.engine import free_port
+    from tests.conftest import unique_config
+
+    settings.PIPELINE_CONFIG = unique_config(  # type: ignore[attr-defined]
+        endpoint_url=f"http://127.0.0.1:{free_port()}", max_attempts=1, connect_timeout=0.5
+    )
+    wiring.reset()
+    try:
+        page = operator_client.get("/runs/")
+        assert page.status_code == 503 and "Data store unavailable" in html(page)
+        assert page["Retry-After"]
+        fragment = operator_client.get("/runs/", **htmx("results"))
+        assert fragment.status_code == 503 and "<html" not in html(fragment) and "data-message" in html(fragment)
+    finally:
+        wiring.reset()
+
+
+def test_csrf_failure_on_htmx_refreshes(db: None, django_user_model: type) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(django_user_model.objects.create_user(username="o", password="x-123456789"))  # type: ignore[attr-defined]
+    response = client.post("/runs/r/retry/", **htmx("run-actions"))
+    assert response.status_code == 403 and response["HX-Refresh"] == "true"
+    plain = client.post("/runs/r/retry/")
+    assert plain.status_code == 403 and "HX-Refresh" not in plain
+
+
+def test_pages_send_a_content_security_policy(operator_client: Client, pipeline: Pipeline) -> None:
+    response = operator_client.get("/runs/")
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+    assert "<script>" not in html(response)  # only external scripts

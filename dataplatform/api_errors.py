@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -150,6 +151,7 @@ def _json_error(request: HttpRequest, status_code: int, detail: str, code: str) 
     return JsonResponse({"detail": detail, "code": code}, status=status_code)
 
 
+@csrf_exempt  # it changes nothing; a CSRF refusal would be an HTML page under /api/
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     """Catch-all route under /api/v1/: an unknown URL is a JSON 404 whatever DEBUG says."""
     return _json_error(request, 404, "No such API endpoint.", "not_found")

@@ -16,6 +16,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from dataplatform.pipeline.models import parse_business_date
+from dataplatform.pipeline.states import FileStatus, RunStatus
 
 CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -114,3 +115,8 @@ class StrictSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 class QuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
     """Base of query-string serializers (DRF coerces query strings; they are strings anyway)."""
+
+
+# Choice lists of the API (also named in SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
+RUN_STATUSES = [member.value for member in RunStatus]
+FILE_STATUSES = [member.value for member in FileStatus]

@@ -161,8 +161,8 @@ SPECTACULAR_SETTINGS = {
         "dataplatform.api_base.require_request_bodies",
     ],
     "ENUM_NAME_OVERRIDES": {
-        "RunStatusEnum": "dataplatform.pipeline.states.RunStatus",
-        "FileStatusEnum": "dataplatform.pipeline.states.FileStatus",
+        "RunStatusEnum": "dataplatform.api_fields.RUN_STATUSES",
+        "FileStatusEnum": "dataplatform.api_fields.FILE_STATUSES",
     },
 }
 

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
@@ -112,8 +113,12 @@ def dashboard_page(view: View) -> View:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
             if is_htmx(request):
-                current = request.headers.get("HX-Current-URL") or request.get_full_path()
-                login = redirect_to_login(current, settings.LOGIN_URL)
+                # Back to the page the fragment was on (path only: never another host).
+                current = urlsplit(request.headers.get("HX-Current-URL", ""))
+                back = current.path + (f"?{current.query}" if current.query else "")
+                if not back.startswith("/") or back.startswith("//"):
+                    back = settings.LOGIN_REDIRECT_URL
+                login = redirect_to_login(back, settings.LOGIN_URL)
                 return HttpResponseClientRedirect(login["Location"])
             return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
         try:

@@ -39,6 +39,7 @@ RUN_CHANGED_EVENT = "run-changed"
 RUN_PARTIALS = {
     "run-status": "status",
     "run-actions": "actions",
+    "run-attrs": "attrs",
     "files": "files",
     "files-more": "file-rows",
     "events": "events",

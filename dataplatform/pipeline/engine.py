@@ -18,6 +18,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DYNALITE_BIN = PROJECT_ROOT / "node_modules" / "dynalite" / "cli.js"
+DYNALITE_INDEX = PROJECT_ROOT / "node_modules" / "dynalite" / "db" / "index.js"
 NODE_HINT = (
     "Node.js 20 or newer is required for the embedded DynamoDB engine (dynalite). "
     "Install it (Debian/Ubuntu: `apt-get install nodejs npm`; elsewhere: https://nodejs.org), "
@@ -70,6 +71,9 @@ class LocalDynalite:
             raise EngineError(NODE_HINT)
         if not DYNALITE_BIN.exists():
             raise EngineError(f"dynalite is not installed in {PROJECT_ROOT / 'node_modules'}. {NODE_HINT}")
+        if "run-monitor patch" not in DYNALITE_INDEX.read_text(encoding="utf-8"):
+            # Without scripts/patch-dynalite.cjs, index entries of large runs silently collide.
+            raise EngineError("dynalite's index-key patch is missing: run `npm ci` in the project folder.")
         cmd = [node, str(DYNALITE_BIN), "--host", "127.0.0.1", "--port", str(self.port)]
         cmd += ["--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"]
         if self.path is not None:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .datasets import resolve_locations
 from .dispatch import FileMessage
 from .dynamo import Update
 from .errors import (
@@ -231,8 +232,6 @@ def _resolve_files(p: Pipeline, request: TriggerRequest) -> list[str]:
     if request.files is not None:
         locations = list(dict.fromkeys(request.files))
     else:
-        from .datasets import resolve_locations
-
         try:
             config = p.datasets.get(request.datasetName)
         except NotFound as exc:

@@ -1,8 +1,10 @@
 """schemathesis against the app's own OpenAPI schema, as an operator and as a viewer:
-no 5xx, every response conforms to the schema, only documented status codes."""
+no 5xx, every response conforms to the schema, only documented status codes; schema-invalid
+requests (negative mode) are refused."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -12,13 +14,20 @@ import schemathesis
 from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, Phase, given, settings
 from rest_framework.test import APIClient
+from schemathesis import GenerationMode
+from schemathesis.checks import positive_data_acceptance
 
 from dataplatform.pipeline.app import Pipeline
 from tests.api.conftest import seed_dataset, seed_run
 
 pytestmark = pytest.mark.django_db
 
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 10
+# "Schema-valid request rejected" cannot hold for this API: rules that a schema cannot state
+# give 400 by design (an opaque signed cursor, `datasetName` or `status` required, an
+# unregistered dataset without `files`, a calendar ending before it starts). Every other check
+# runs: no 5xx, documented status codes, conforming bodies and headers, bad input refused.
+EXCLUDED_CHECKS = [positive_data_acceptance]
 
 
 def load_schema(client: APIClient) -> Any:
@@ -43,9 +52,9 @@ def test_api_conforms_to_its_own_schema(
     assert len(operations) == 12  # SPEC section 4, without schema and docs
 
     failures: list[str] = []
-    for operation in operations:
+    for operation, mode in itertools.product(operations, GenerationMode):
 
-        @given(case=operation.as_strategy())
+        @given(case=operation.as_strategy(generation_mode=mode))
         @settings(
             max_examples=MAX_EXAMPLES,
             deadline=None,
@@ -55,10 +64,10 @@ def test_api_conforms_to_its_own_schema(
             suppress_health_check=list(HealthCheck),
         )
         def check(case: Any) -> None:
-            case.call_and_validate(headers=headers)
+            case.call_and_validate(headers=headers, excluded_checks=EXCLUDED_CHECKS)
 
         try:
             check()
         except Exception as exc:  # collect every operation's failure, then report all
-            failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
+            failures.append(f"{mode.value} {operation.method.upper()} {operation.path}: {exc}")
     assert not failures, "\n\n".join(failures)

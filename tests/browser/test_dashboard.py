@@ -254,7 +254,7 @@ def test_store_down_shows_the_banner_and_recovers(page: Any, live_server: Any, u
             expect(banner).to_contain_text("unavailable")
             shot(page, "store-down-banner", full_page=False)
             page.reload()
-            expect(page.locator(".banner-error").first).to_contain_text("unavailable")
+            expect(page.locator(".banner-error:visible").first).to_contain_text("unavailable")
             expect(page.locator("h1")).to_have_text("Data store unavailable")
             shot(page, "store-down-page")
 
@@ -268,7 +268,10 @@ def test_store_down_shows_the_banner_and_recovers(page: Any, live_server: Any, u
 
 
 def test_datasets_and_calendar_pages(page: Any, live_server: Any, demo: Demo, users: dict[str, str]) -> None:
-    p, result = demo
+    _, result = demo
+    page.goto(f"{live_server.url}/datasets/")  # anonymous: sent to the login page
+    page.wait_for_url(re.compile(r".*/accounts/login/\?next=/datasets/$"))
+    shot(page, "login-page", full_page=False)
     login(page, live_server.url, "viewer", next_path="/datasets/")
     expect(page.locator("table")).to_contain_text("equities-eod")
     shot(page, "datasets-page")
@@ -295,6 +298,46 @@ def test_phone_width_and_dark_mode(browser: Any, live_server: Any, demo: Demo, u
         shot(page, "runs-page-phone-dark", full_page=False)
         run = _failed_run(demo[0], dataset="bond-prices")
         page.goto(f"{live_server.url}/runs/{run.run_id}/")
+        expect(page.locator("#run-status")).to_be_visible()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 392, f"the run page scrolls sideways at phone width ({width}px)"
         shot(page, "run-page-phone-dark", full_page=False)
     finally:
         context.close()
+
+
+def test_polling_pauses_while_the_tab_is_hidden(page: Any, live_server: Any, demo: Demo,
+                                                users: dict[str, str]) -> None:
+    p, _ = demo
+    run = make_run(p, dataset="hidden-tab", files=2)
+    login(page, live_server.url, "operator", next_path="/runs/?datasetName=hidden-tab")
+    polls: list[str] = []
+    page.on("request", lambda request: polls.append(request.url) if "/row/" in request.url else None)
+    expect(page.locator(f"[id='run-{run.run_id}']")).to_have_attribute("hx-trigger", re.compile("every 5s"))
+    page.evaluate("""() => {
+        window.__hidden = true;
+        Object.defineProperty(document, 'visibilityState',
+            {configurable: true, get: () => window.__hidden ? 'hidden' : 'visible'});
+    }""")
+    page.wait_for_timeout(6_500)
+    assert polls == []  # one poll was due, none was sent
+    page.evaluate("() => { window.__hidden = false; document.dispatchEvent(new Event('visibilitychange')); }")
+    page.wait_for_timeout(1_000)
+    assert len(polls) >= 1  # refreshed at once when shown again
+
+
+def test_pages_raise_no_csp_violations_or_script_errors(page: Any, live_server: Any, demo: Demo,
+                                                        users: dict[str, str]) -> None:
+    p, _ = demo
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    run = _failed_run(p, dataset="bond-prices")
+    login(page, live_server.url, "operator")
+    for path in ("/runs/", f"/runs/{run.run_id}/", "/datasets/", "/datasets/bond-prices/"):
+        page.goto(live_server.url + path)
+        page.wait_for_load_state("load")
+    page.goto(f"{live_server.url}/runs/{run.run_id}/")
+    page.click("text=Retry failed files…")
+    expect(page.locator(".confirm-box")).to_be_visible()
+    assert problems == []

@@ -38,9 +38,11 @@ def test_htmx_request_without_session_gets_hx_redirect(client: Client) -> None:
 def test_login_page_renders_and_signs_in(client: Client, django_user_model: type) -> None:
     django_user_model.objects.create_user(username="u", password="secret-pass-123")  # type: ignore[attr-defined]
     page = client.get("/accounts/login/")
-    assert page.status_code == 200 and 'name="password"' in html(page)
+    assert page.status_code == 200
+    assert 'name="password"' in html(page)
     response = client.post("/accounts/login/", {"username": "u", "password": "secret-pass-123", "next": "/datasets/"})
-    assert response.status_code == 302 and response["Location"] == "/datasets/"
+    assert response.status_code == 302
+    assert response["Location"] == "/datasets/"
 
 
 # --- runs page -------------------------------------------------------------------------
@@ -50,11 +52,14 @@ def test_runs_page_full_vs_htmx_partial(operator_client: Client, pipeline: Pipel
     run = make_run(pipeline, files=4, done=1)
     full = operator_client.get("/runs/")
     assert full.status_code == 200
-    assert "<html" in html(full) and run.run_id in html(full)
+    assert "<html" in html(full)
+    assert run.run_id in html(full)
     assert "HX-Request" in full["Vary"]
     partial = operator_client.get("/runs/", **htmx("results"))
     assert partial.status_code == 200
-    assert "<html" not in html(partial) and 'id="results"' in html(partial) and run.run_id in html(partial)
+    assert "<html" not in html(partial)
+    assert 'id="results"' in html(partial)
+    assert run.run_id in html(partial)
     assert "HX-Request" in partial["Vary"]
 
 
@@ -64,7 +69,9 @@ def test_runs_page_shows_status_progress_and_polls_only_in_flight_rows(
     moving = make_run(pipeline, dataset="alpha", files=4, done=1)
     finished = make_run(pipeline, dataset="beta", files=2, done=2)
     body = html(operator_client.get("/runs/"))
-    assert "badge-processing" in body and "Processing" in body and "Success" in body
+    assert "badge-processing" in body
+    assert "Processing" in body
+    assert "Success" in body
     assert "1 / 4" in body.replace("</span>", "")  # processed of resolved
     assert f'hx-get="/runs/{moving.run_id}/row/"' in body
     assert f'hx-get="/runs/{finished.run_id}/row/"' not in body
@@ -75,18 +82,21 @@ def test_runs_page_shows_status_progress_and_polls_only_in_flight_rows(
 def test_row_polling_stops_with_286_once_terminal(operator_client: Client, pipeline: Pipeline) -> None:
     moving = make_run(pipeline, files=2, done=1)
     response = operator_client.get(f"/runs/{moving.run_id}/row/", **htmx(f"run-{moving.run_id}"))
-    assert response.status_code == 200 and "every 5s" in html(response)
+    assert response.status_code == 200
+    assert "every 5s" in html(response)
     done = make_run(pipeline, files=1, done=1)
     response = operator_client.get(f"/runs/{done.run_id}/row/", **htmx(f"run-{done.run_id}"))
     assert response.status_code == 286
-    assert "Success" in html(response) and "every 5s" not in html(response)
+    assert "Success" in html(response)
+    assert "every 5s" not in html(response)
 
 
 def test_run_page_status_polling_stops_when_terminal(operator_client: Client, pipeline: Pipeline) -> None:
     done = make_run(pipeline, files=1, done=1)
     response = operator_client.get(f"/runs/{done.run_id}/", **htmx("run-status"))
     assert response.status_code == 286
-    assert 'id="run-status"' in html(response) and "<html" not in html(response)
+    assert 'id="run-status"' in html(response)
+    assert "<html" not in html(response)
 
 
 @pytest.mark.parametrize(
@@ -113,7 +123,8 @@ def test_filter_by_dataset_and_date(operator_client: Client, pipeline: Pipeline)
     other_ds = make_run(pipeline, dataset="beta", business_date="2024-05-02", files=1)
     body = html(operator_client.get("/runs/?datasetName=alpha&businessDate=2024-05-02"))
     assert wanted.run_id in body
-    assert other_day.run_id not in body and other_ds.run_id not in body
+    assert other_day.run_id not in body
+    assert other_ds.run_id not in body
 
 
 def test_load_more_pages_never_drop_or_repeat(operator_client: Client, pipeline: Pipeline,
@@ -139,7 +150,8 @@ def test_load_more_pages_never_drop_or_repeat(operator_client: Client, pipeline:
 def test_tampered_cursor_is_a_message(operator_client: Client, pipeline: Pipeline) -> None:
     make_run(pipeline, dataset="alpha", files=1)
     response = operator_client.get("/runs/?datasetName=alpha&cursor=abc.def")
-    assert response.status_code == 200 and "page link has expired" in html(response)
+    assert response.status_code == 200
+    assert "page link has expired" in html(response)
 
 
 # --- run page --------------------------------------------------------------------------
@@ -153,25 +165,31 @@ def test_run_page_shows_everything_escaped(operator_client: Client, pipeline: Pi
     body = html(operator_client.get(f"/runs/{run.run_id}/"))
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
     assert "&lt;img src=x onerror=alert(1)&gt;" in body
-    assert "<svg onload" not in body and "<script>alert" not in body
+    assert "<svg onload" not in body
+    assert "<script>alert" not in body
     for status in FileStatus:
         assert f"badge-{status.value}" in body
-    assert "Retry failed files" in body and "Cancel run" in body
+    assert "Retry failed files" in body
+    assert "Cancel run" in body
     assert "Audit trail" in body
 
 
 def test_run_page_partials_by_target(operator_client: Client, pipeline: Pipeline) -> None:
     run = make_run(pipeline, files=3, done=1, failed=1)
     files = operator_client.get(f"/runs/{run.run_id}/?fileStatus=failed", **htmx("files"))
-    assert files.status_code == 200 and 'id="files"' in html(files) and "<html" not in html(files)
-    assert html(files).count("badge-failed") >= 1 and "badge-preprocessed" not in html(files).split("<tbody")[1]
+    assert files.status_code == 200
+    assert 'id="files"' in html(files)
+    assert "<html" not in html(files)
+    assert html(files).count("badge-failed") >= 1
+    assert "badge-preprocessed" not in html(files).split("<tbody")[1]
     assert "HX-Target" in files["Vary"]
 
 
 def test_viewer_sees_no_actions_and_forged_posts_are_refused(viewer_client: Client, pipeline: Pipeline) -> None:
     run = make_run(pipeline, files=3, done=1, failed=1)
     body = html(viewer_client.get(f"/runs/{run.run_id}/"))
-    assert "Retry failed files" not in body and "Cancel run" not in body
+    assert "Retry failed files" not in body
+    assert "Cancel run" not in body
     failed_id = file_ids(pipeline, run.run_id, FileStatus.FAILED)[0]
     assert "Retry this file" not in html(viewer_client.get(f"/files/{failed_id}/"))
     for url, data in [
@@ -182,7 +200,8 @@ def test_viewer_sees_no_actions_and_forged_posts_are_refused(viewer_client: Clie
         assert viewer_client.post(url, data).status_code == 403
         assert viewer_client.post(url, data, **htmx("run-actions")).status_code == 403
     after = pipeline.runs.get(run.run_id, consistent=True)
-    assert after.status == run.status and after.failed_files == 1
+    assert after.status == run.status
+    assert after.failed_files == 1
     assert file_ids(pipeline, run.run_id, FileStatus.FAILED) == [failed_id]
 
 
@@ -196,7 +215,8 @@ def test_retry_dry_run_then_confirm_in_place(operator_client: Client, pipeline: 
     done = operator_client.post(f"/runs/{run.run_id}/retry/", {"confirm": "yes"}, **htmx("run-actions"))
     assert done.status_code == 200
     assert "Retrying 2 failed files." in html(done)
-    assert 'hx-swap-oob="outerHTML"' in html(done) and "Processing" in html(done)
+    assert 'hx-swap-oob="outerHTML"' in html(done)
+    assert "Processing" in html(done)
     assert "run-changed" in done["HX-Trigger"]
     assert file_ids(pipeline, run.run_id, FileStatus.FAILED) == []
     assert pipeline.runs.get(run.run_id).status.value == "processing"
@@ -205,7 +225,9 @@ def test_retry_dry_run_then_confirm_in_place(operator_client: Client, pipeline: 
 def test_retry_without_js_is_post_redirect_get(operator_client: Client, pipeline: Pipeline) -> None:
     run = make_run(pipeline, files=2, failed=2)
     preview = operator_client.post(f"/runs/{run.run_id}/retry/")
-    assert preview.status_code == 200 and "<html" in html(preview) and "Confirm: retry 2 files" in html(preview)
+    assert preview.status_code == 200
+    assert "<html" in html(preview)
+    assert "Confirm: retry 2 files" in html(preview)
     response = operator_client.post(f"/runs/{run.run_id}/retry/", {"confirm": "yes"}, follow=True)
     assert response.redirect_chain[-1] == (f"/runs/{run.run_id}/", 302)
     assert "Retrying 2 failed files." in html(response)
@@ -218,7 +240,9 @@ def test_cancel_needs_a_reason_and_lands_in_the_audit_trail(operator_client: Cli
     assert pipeline.runs.get(run.run_id).status.value == "processing"
     response = operator_client.post(f"/runs/{run.run_id}/cancel/", {"reason": "wrong vendor file"}, follow=True)
     body = html(response)
-    assert "Run cancelled." in body and "wrong vendor file" in body and "cancel" in body
+    assert "Run cancelled." in body
+    assert "wrong vendor file" in body
+    assert "cancel" in body
     assert pipeline.runs.get(run.run_id).status.value == "cancelled"
 
 
@@ -233,12 +257,16 @@ def test_file_page_and_retry(operator_client: Client, pipeline: Pipeline, settin
     run = make_run(pipeline, files=2, done=1, failed=1)
     done_id = file_ids(pipeline, run.run_id, FileStatus.PREPROCESSED)[0]
     body = html(operator_client.get(f"/files/{done_id}/"))
-    assert "1.5 MiB" in body and "sha256:abc123" in body and "s3://bucket-equities/" in body
+    assert "1.5 MiB" in body
+    assert "sha256:abc123" in body
+    assert "s3://bucket-equities/" in body
     assert "https://console.aws.amazon.com/s3/object/bucket-equities?prefix=2024-05-02/part-" in body
     failed_id = file_ids(pipeline, run.run_id, FileStatus.FAILED)[0]
     assert "Retry this file" in html(operator_client.get(f"/files/{failed_id}/"))
     response = operator_client.post(f"/files/{failed_id}/retry/", **htmx("file-summary"))
-    assert response.status_code == 200 and "<html" not in html(response) and "Pending" in html(response)
+    assert response.status_code == 200
+    assert "<html" not in html(response)
+    assert "Pending" in html(response)
     assert pipeline.files.get(failed_id).status == FileStatus.PENDING
 
 
@@ -257,10 +285,12 @@ def test_datasets_index_and_calendar(operator_client: Client, pipeline: Pipeline
     calendar = operator_client.get("/datasets/equities/?days=10")
     body = html(calendar)
     assert calendar.status_code == 200
-    assert body.count("day-missing") >= 9 and "Missing" in body
+    assert body.count("day-missing") >= 9
+    assert "Missing" in body
     assert "/runs/?datasetName=equities&amp;businessDate=" in body
     bad = operator_client.get("/datasets/equities/?days=abc")
-    assert bad.status_code == 200 and "days must be a whole number" in html(bad)
+    assert bad.status_code == 200
+    assert "days must be a whole number" in html(bad)
     assert operator_client.get("/datasets/unknown/").status_code == 404
 
 
@@ -278,10 +308,13 @@ def test_store_unavailable_is_a_503_page_and_an_htmx_banner(operator_client: Cli
     wiring.reset()
     try:
         page = operator_client.get("/runs/")
-        assert page.status_code == 503 and "Data store unavailable" in html(page)
+        assert page.status_code == 503
+        assert "Data store unavailable" in html(page)
         assert page["Retry-After"]
         fragment = operator_client.get("/runs/", **htmx("results"))
-        assert fragment.status_code == 503 and "<html" not in html(fragment) and "data-message" in html(fragment)
+        assert fragment.status_code == 503
+        assert "<html" not in html(fragment)
+        assert "data-message" in html(fragment)
     finally:
         wiring.reset()
 
@@ -290,12 +323,44 @@ def test_csrf_failure_on_htmx_refreshes(db: None, django_user_model: type) -> No
     client = Client(enforce_csrf_checks=True)
     client.force_login(django_user_model.objects.create_user(username="o", password="x-123456789"))  # type: ignore[attr-defined]
     response = client.post("/runs/r/retry/", **htmx("run-actions"))
-    assert response.status_code == 403 and response["HX-Refresh"] == "true"
+    assert response.status_code == 403
+    assert response["HX-Refresh"] == "true"
     plain = client.post("/runs/r/retry/")
-    assert plain.status_code == 403 and "HX-Refresh" not in plain
+    assert plain.status_code == 403
+    assert "HX-Refresh" not in plain
 
 
 def test_pages_send_a_content_security_policy(operator_client: Client, pipeline: Pipeline) -> None:
     response = operator_client.get("/runs/")
     assert "script-src 'self'" in response["Content-Security-Policy"]
     assert "<script>" not in html(response)  # only external scripts
+
+
+def test_htmx_comes_from_local_static_files(operator_client: Client, pipeline: Pipeline) -> None:
+    body = html(operator_client.get("/runs/"))
+    assert '<script src="/static/django_htmx/htmx-2.min.js" defer></script>' in body
+    assert '<script src="/static/js/app.js" defer></script>' in body
+    assert "https://" not in body.split("</head>")[0]  # no CDN, no external fonts
+    assert '"allowEval": false' in body
+    assert 'hx-headers=\'{"X-CSRFToken": "' in body
+
+
+def test_ensure_demo_user_creates_operator_and_viewer(db: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from io import StringIO
+
+    from django.contrib.auth import authenticate
+    from django.core.management import call_command
+
+    from dataplatform import roles
+
+    monkeypatch.setenv("DEMO_OPERATOR_PASSWORD", "op-demo-password-1")
+    out = StringIO()
+    call_command("ensure_demo_user", stdout=out)
+    assert "username=operator password=op-demo-password-1" in out.getvalue()
+    operator = authenticate(username="operator", password="op-demo-password-1")
+    assert operator is not None
+    assert roles.has_role(operator, roles.OPERATOR)
+    viewer_line = next(line for line in out.getvalue().splitlines() if "username=viewer" in line)
+    viewer = authenticate(username="viewer", password=viewer_line.split("password=")[1])
+    assert viewer is not None
+    assert roles.user_roles(viewer) == {roles.VIEWER}

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from dataplatform.pipeline.demo import load_demo
 from dataplatform.pipeline.errors import PipelineError
@@ -15,9 +16,15 @@ class Command(BaseCommand):
         "what is already there is skipped)."
     )
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--today", type=date.fromisoformat, default=None,
+            help="load the history ending on this date (YYYY-MM-DD) instead of today (UTC)",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            result = load_demo(get_pipeline(), progress=self.stdout.write)
+            result = load_demo(get_pipeline(), today=options["today"], progress=self.stdout.write)
         except PipelineError as exc:
             raise CommandError(exc.message) from exc
         runs = ", ".join(f"{status} {n}" for status, n in sorted(result.run_statuses.items()))

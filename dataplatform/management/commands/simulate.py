@@ -55,11 +55,11 @@ class Command(BaseCommand):
         # Signal handlers can only be installed from the main thread (not when called from a test thread).
         previous: dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                previous[signum] = signal.signal(signum, on_signal)
+            for stop_signal in (signal.SIGINT, signal.SIGTERM):
+                previous[stop_signal] = signal.signal(stop_signal, on_signal)
         try:
             stats = simulator.run()
         finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+            for restored, handler in previous.items():
+                signal.signal(restored, handler)
         self.stdout.write(self.style.SUCCESS(f"simulator finished: {stats.summary()}"))

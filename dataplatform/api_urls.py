@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from typing import Any
+
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from dataplatform.api_base import JsonErrorsMixin
@@ -20,10 +24,21 @@ class SchemaView(JsonErrorsMixin, SpectacularAPIView):
     permission_classes = [ReadAccess]
 
 
-class DocsView(JsonErrorsMixin, SpectacularSwaggerView):
-    """Swagger UI served from drf-spectacular-sidecar's local static files (no CDN)."""
+class DocsView(JsonErrorsMixin, SpectacularSwaggerSplitView):
+    """Swagger UI served from drf-spectacular-sidecar's local static files (no CDN). The split
+    view serves its start-up script as a separate file, so no inline script is needed."""
 
     permission_classes = [ReadAccess]
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        # Swagger UI sets inline style attributes; scripts stay self-only.
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+            "object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
+        )
+        return response
 
 
 router = SimpleRouter(trailing_slash=True)

@@ -34,13 +34,25 @@ def redact(value: Any, key: str = "") -> Any:
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
         line: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": message,
             "request_id": getattr(record, "request_id", None),
         }
+        # The core (also used by Lambdas without this formatter) logs JSON objects as messages:
+        # merge their fields into this line rather than nesting a JSON string.
+        if message.startswith("{"):
+            try:
+                fields = json.loads(message)
+            except ValueError:
+                fields = None
+            if isinstance(fields, dict):
+                line["message"] = str(fields.pop("event", "event"))
+                for key, value in fields.items():
+                    line.setdefault(key, redact(value, key))
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 line[key] = redact(value, key)

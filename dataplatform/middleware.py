@@ -53,3 +53,47 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
         response[REQUEST_ID_HEADER] = request_id
         return response
+
+
+# Scripts and styles only from our own static files: stored data can never run code.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def add_security_headers(response: HttpResponse) -> HttpResponse:
+    """CSP (unless the view set its own), no MIME sniffing, no referrer to other sites."""
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+class SecurityHeadersMiddleware:
+    """Security headers on every response (see add_security_headers)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return add_security_headers(self.get_response(request))
+
+
+class HealthProbeMiddleware:
+    """Answers the health endpoints before host validation and HTTPS redirects.
+
+    Load balancers probe instances by IP address (a Host that ALLOWED_HOSTS rightly refuses)
+    and over plain HTTP; these two read-only JSON endpoints are safe to serve to any Host,
+    while every other path still goes through ALLOWED_HOSTS."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path in ("/health/live", "/health/ready") and request.method in ("GET", "HEAD"):
+            from dataplatform import health
+
+            view = health.live if request.path == "/health/live" else health.ready
+            return add_security_headers(view(request))
+        return self.get_response(request)

@@ -19,6 +19,7 @@ from django.utils.cache import patch_vary_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from dataplatform import roles
+from dataplatform.middleware import CONTENT_SECURITY_POLICY
 from dataplatform.pipeline.errors import NotFound, StoreUnavailable
 from dataplatform.pipeline.services import Actor
 
@@ -26,11 +27,6 @@ logger = logging.getLogger(__name__)
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
-# Scripts and styles come only from our own static files: stored data can never run code.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
-)
 STORE_RETRY_AFTER_SECONDS = 5
 
 

@@ -18,7 +18,7 @@ _clients: dict[tuple[str, PipelineConfig], Any] = {}
 def botocore_config(config: PipelineConfig) -> Config:
     return Config(
         region_name=config.region,
-        retries={"mode": "standard", "max_attempts": config.max_attempts},
+        retries={"mode": "standard", "total_max_attempts": config.max_attempts},
         connect_timeout=config.connect_timeout,
         read_timeout=config.read_timeout,
         max_pool_connections=config.max_pool_connections,

@@ -46,7 +46,7 @@ class HealthChecker:
                 "config": Config(
                     connect_timeout=min(1.0, self.budget_seconds / 2),
                     read_timeout=min(1.5, self.budget_seconds / 2),
-                    retries={"mode": "standard", "max_attempts": 1},
+                    retries={"mode": "standard", "total_max_attempts": 1},
                     max_pool_connections=4,
                 ),
             }

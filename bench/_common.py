@@ -1,0 +1,205 @@
+"""Shared plumbing of the benchmarks: a private dynalite, Django pointed at it, demo data,
+users and tokens, DynamoDB request/item counters and a compact table printer.
+
+Everything runs on 127.0.0.1 and everything started here is stopped by the context managers."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from dataplatform.pipeline.engine import LocalDynalite  # noqa: E402
+
+# Bench-only rates: the per-user API throttle (1200/min by default) would otherwise turn a
+# benchmark loop into a 429 benchmark.
+BENCH_ENV = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "DJANGO_SETTINGS_MODULE": "dataplatform.settings",
+    "DJANGO_ENV": "local",
+    "DJANGO_DEBUG": "false",
+    "LOG_LEVEL": "WARNING",
+    "API_THROTTLE_RATE": "1000000/sec",
+    "API_PIPELINE_THROTTLE_RATE": "1000000/sec",
+}
+
+
+@contextmanager
+def bench_engine() -> Iterator[tuple[LocalDynalite, Path]]:
+    """A private dynalite on a free loopback port with its data in a temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="runmon-bench-") as folder:
+        tmp = Path(folder)
+        engine = LocalDynalite(path=tmp / "dynalite", log=tmp / "dynalite.log")
+        engine.start()
+        try:
+            yield engine, tmp
+        finally:
+            engine.stop()
+
+
+def bench_env(engine: LocalDynalite, tmp: Path, **extra: str) -> dict[str, str]:
+    env = dict(BENCH_ENV)
+    env["DYNAMODB_ENDPOINT_URL"] = engine.endpoint_url
+    env["DATABASE_URL"] = f"sqlite:///{tmp / 'auth.sqlite3'}"
+    (tmp / "static").mkdir(exist_ok=True)
+    env["DJANGO_STATIC_ROOT"] = str(tmp / "static")
+    env.update(extra)
+    return env
+
+
+def setup_django(engine: LocalDynalite, tmp: Path, **extra: str) -> None:
+    """Point settings at the bench dynalite (env vars BEFORE django.setup()) and migrate."""
+    os.environ.update(bench_env(engine, tmp, **extra))
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", "--noinput", verbosity=0)
+    quiet_logs()
+
+
+def quiet_logs() -> None:
+    """Keep the JSON access log's formatting cost (it is part of a request) but write the
+    lines to /dev/null instead of the terminal."""
+    import logging
+
+    sink = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(sink)
+
+
+def add_rtt(client: Any, rtt_ms: float) -> None:
+    """Model a network round trip: sleep `rtt_ms` before each HTTP request the client sends
+    (botocore "before-send"; returning None lets the request go out as usual)."""
+    if rtt_ms <= 0:
+        return
+    delay = rtt_ms / 1000
+
+    def before_send(**_: Any) -> None:
+        time.sleep(delay)
+
+    client.meta.events.register("before-send.dynamodb", before_send, unique_id="bench-rtt")
+
+
+def pipeline_from_settings() -> Any:
+    from dataplatform.wiring import get_pipeline
+
+    return get_pipeline()
+
+
+def load_demo_data(p: Any) -> Any:
+    """Tables + the demo registry and history (includes the 10,000-file run)."""
+    from dataplatform.pipeline.demo import load_demo
+
+    p.sync_tables()
+    started = time.perf_counter()
+    result = load_demo(p)
+    print(f"  demo data: {result.runs_created} runs, {result.files_written} files "
+          f"loaded in {time.perf_counter() - started:.1f} s")
+    return result
+
+
+def make_user(name: str, role: str, *, password: str | None = None) -> tuple[Any, str]:
+    """A user in one role group and its API token key."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from rest_framework.authtoken.models import Token
+
+    user, _ = get_user_model().objects.get_or_create(username=name)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.is_active = True
+    user.save()
+    user.groups.add(Group.objects.get_or_create(name=role)[0])
+    token, _ = Token.objects.get_or_create(user=user)
+    return user, str(token.key)
+
+
+def dynamo_calls(fn: Callable[[], Any]) -> tuple[Any, int, dict[str, int]]:
+    """Run `fn` and return (result, DynamoDB calls, calls per operation) from the core's
+    per-context metrics (the client made by clients.get_client is instrumented)."""
+    from dataplatform.pipeline import metrics
+
+    metrics.start()
+    result = fn()
+    stats = metrics.current()
+    assert stats is not None
+    return result, stats.calls, dict(stats.operations)
+
+
+@dataclass
+class QueryItems:
+    """Counts Query responses on a client: requests, items returned (Count) and items read
+    (ScannedCount: before any FilterExpression) — dynalite does not report consumed capacity."""
+
+    requests: int = 0
+    count: int = 0
+    scanned: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    active: bool = False
+
+    def hook(self, parsed: dict[str, Any] | None = None, **_: Any) -> None:
+        if not self.active or not parsed:
+            return
+        with self._lock:
+            self.requests += 1
+            self.count += int(parsed.get("Count", 0))
+            self.scanned += int(parsed.get("ScannedCount", parsed.get("Count", 0)))
+
+    def attach(self, client: Any) -> QueryItems:
+        client.meta.events.register("after-call.dynamodb.Query", self.hook, unique_id=f"bench-query-{id(self)}")
+        return self
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests = self.count = self.scanned = 0
+
+
+def median_ms(fn: Callable[[], Any], n: int, *, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(n):
+        started = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples) * 1000
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A compact fixed-width table (also valid markdown)."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+
+    def line(row: Sequence[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+
+    out = [line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += [line(row) for row in cells[1:]]
+    return "\n".join(out)
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def summary_line(text: str) -> None:
+    """A line run_all collects into its README block (prefix `SUMMARY: `)."""
+    print(f"SUMMARY: {text}", flush=True)

@@ -203,3 +203,12 @@ def verdict(ok: bool) -> str:
 def summary_line(text: str) -> None:
     """A line run_all collects into its README block (prefix `SUMMARY: `)."""
     print(f"SUMMARY: {text}", flush=True)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of another process (Linux /proc), 0.0 when unavailable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -25,15 +25,16 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import boto3
 from botocore.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import add_rtt, summary_line, table, verdict
+from bench._common import add_rtt, process_cpu_seconds, summary_line, table, verdict
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.clients import botocore_config
 from dataplatform.pipeline.config import PipelineConfig
@@ -44,6 +45,8 @@ from dataplatform.pipeline.models import FileRecord, Run
 from dataplatform.pipeline.services import RETRY_RUN_SOURCES, Actor, run_retry
 from dataplatform.pipeline.states import FILE_COUNTER, FileStatus, RunStatus
 from dataplatform.pipeline.timeutil import utc_now
+
+R = TypeVar("R")
 
 
 class CountingDispatcher:
@@ -130,12 +133,25 @@ def main() -> int:
             add_rtt(client, args.rtt_ms)
             actor = Actor(name="bench")
             parallel_times, sequential_times = [], []
+            assert engine.process is not None
+            node_pid = engine.process.pid
+            # CPU per retried file: this process (boto3 + repository code, all threads) and dynalite.
+            cpu: dict[str, list[float]] = {"parallel": [0.0, 0.0], "sequential": [0.0, 0.0]}
+
+            def measured(mode: str, fn: Callable[[], R]) -> tuple[float, R]:
+                py0, node0 = time.process_time(), process_cpu_seconds(node_pid)
+                start = time.perf_counter()
+                value = fn()
+                elapsed = time.perf_counter() - start
+                cpu[mode][0] += time.process_time() - py0
+                cpu[mode][1] += process_cpu_seconds(node_pid) - node0
+                return elapsed, value
+
             for _ in range(args.rounds):
                 run_id = failed_run(p, args.files)
                 dispatcher.messages.clear()
-                start = time.perf_counter()
-                result = run_retry(p, run_id=run_id, actor=actor)
-                parallel_times.append(time.perf_counter() - start)
+                elapsed, result = measured("parallel", lambda run_id=run_id: run_retry(p, run_id=run_id, actor=actor))
+                parallel_times.append(elapsed)
                 per_file = Counter(m.file_id for m in dispatcher.messages)
                 assert result.retried == args.files == len(per_file), (result.retried, len(per_file))
                 assert set(per_file.values()) == {1}, "a file was dispatched more than once"
@@ -143,9 +159,9 @@ def main() -> int:
                 assert run.counts() == p.files.count_by_status(run_id)
 
                 other = failed_run(p, args.files)
-                start = time.perf_counter()
-                assert sequential_retry(p, other) == args.files
-                sequential_times.append(time.perf_counter() - start)
+                elapsed, moved = measured("sequential", lambda other=other: sequential_retry(p, other))
+                sequential_times.append(elapsed)
+                assert moved == args.files
                 assert p.files.count_by_status(other)["pending"] == args.files
         finally:
             engine.stop()
@@ -156,10 +172,13 @@ def main() -> int:
     validation = "off" if args.no_param_validation else "on"
     print(f"\nretry of {args.files} failed files: {network}; threads={args.threads}; botocore parameter "
           f"validation {validation}; median of {args.rounds} rounds")
-    print(table(["mode", "seconds", "files/s", "ratio"], [
-        ["sequential loop", f"{sequential:.3f}", f"{args.files / sequential:.0f}", "1.00x"],
+    per_file = {mode: [v / (args.rounds * args.files) * 1000 for v in values] for mode, values in cpu.items()}
+    print(table(["mode", "seconds", "files/s", "ratio", "CPU ms/file: python", "dynalite"], [
+        ["sequential loop", f"{sequential:.3f}", f"{args.files / sequential:.0f}", "1.00x",
+         f"{per_file['sequential'][0]:.2f}", f"{per_file['sequential'][1]:.2f}"],
         ["parallel run_retry", f"{parallel:.3f}", f"{args.files / parallel:.0f}",
-         f"{ratio:.2f}x ({verdict(ratio >= 4)}: target >= 4x)"],
+         f"{ratio:.2f}x ({verdict(ratio >= 4)}: target >= 4x)",
+         f"{per_file['parallel'][0]:.2f}", f"{per_file['parallel'][1]:.2f}"],
     ]))
     print("dispatch check: exactly one message per retried file, counters equal the files (every round)")
     if not args.rtt_ms:

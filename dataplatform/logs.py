@@ -73,8 +73,8 @@ class AccessLogMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
-        stats = metrics.start()
-        response = self.get_response(request)
+        with metrics.scope() as stats:
+            response = self.get_response(request)
         user = getattr(request, "user", None)
         access_logger.info(
             "request",

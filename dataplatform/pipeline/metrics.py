@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextvars
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +18,8 @@ class CallStats:
     calls: int = 0
     seconds: float = 0.0
     operations: dict[str, int] = field(default_factory=dict)
+    # An enclosing counter (a test or benchmark around a request) keeps counting too.
+    parent: CallStats | None = field(default=None, repr=False)
 
     @property
     def milliseconds(self) -> float:
@@ -28,9 +32,20 @@ _started: contextvars.ContextVar[float | None] = contextvars.ContextVar("dynamod
 
 def start() -> CallStats:
     """Begin counting for the current context (request, thread or benchmark step)."""
-    stats = CallStats()
+    stats = CallStats(parent=_stats.get())
     _stats.set(stats)
     return stats
+
+
+@contextmanager
+def scope() -> Iterator[CallStats]:
+    """Count the calls made inside the block; the enclosing counter (if any) still sees them."""
+    stats = CallStats(parent=_stats.get())
+    token = _stats.set(stats)
+    try:
+        yield stats
+    finally:
+        _stats.reset(token)
 
 
 def current() -> CallStats | None:
@@ -46,10 +61,14 @@ def _after(model: Any = None, **kwargs: Any) -> None:
     began = _started.get()
     if stats is None or began is None:
         return
-    stats.calls += 1
-    stats.seconds += time.perf_counter() - began
+    elapsed = time.perf_counter() - began
     name = getattr(model, "name", "unknown")
-    stats.operations[name] = stats.operations.get(name, 0) + 1
+    node: CallStats | None = stats
+    while node is not None:
+        node.calls += 1
+        node.seconds += elapsed
+        node.operations[name] = node.operations.get(name, 0) + 1
+        node = node.parent
 
 
 def instrument(client: Any) -> Any:

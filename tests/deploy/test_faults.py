@@ -87,7 +87,7 @@ def test_faults_give_503_everywhere_then_recover_without_restart(app: Pipeline, 
     browser, token = _users()
     faults = FaultInjector()
     faults.attach(app.client)
-    faults.attach(wiring.get_health_checker()._client())  # noqa: SLF001 - the probe's own client
+    faults.attach(wiring.get_health_checker()._client())
     assert _api(token, "/api/v1/runs/?status=failed").status_code == 200
 
     faults.mode = mode
@@ -108,7 +108,7 @@ def test_faults_give_503_everywhere_then_recover_without_restart(app: Pipeline, 
     assert time.monotonic() - started < 3
 
     faults.mode = None
-    wiring.get_health_checker()._report = None  # noqa: SLF001 - skip the cache window
+    wiring.get_health_checker()._report = None
     assert _api(token, "/api/v1/runs/?status=failed").status_code == 200
     assert browser.get("/runs/?status=failed").status_code == 200
     assert Client().get("/health/ready").status_code == 200

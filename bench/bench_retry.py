@@ -187,7 +187,7 @@ def main() -> int:
     else:
         print(f"why: each request now waits {args.rtt_ms:g} ms like a real round trip; the sequential loop adds the")
         print("     waits up, the pool overlaps them (sleep releases the GIL), leaving the CPU cost as the limit.")
-    summary_line(f"retry {args.files} failed files ({network}, validation {validation}): sequential "
+    summary_line(f"retry {args.files} failed files ({network}; validation {validation}): sequential "
                  f"{sequential:.2f} s, parallel {parallel:.2f} s = {ratio:.2f}x; one dispatch per file")
     return 0
 

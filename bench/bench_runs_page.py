@@ -115,8 +115,8 @@ def main() -> int:
     ]
     print(table(["target", "ms/call", "added ms", "vs floor", "DynamoDB req", "<=2x, 1 req"], rows))
     print(f"operations: page {page_ops}, api {api_ops}")
-    summary_line(f"runs page ({network}): floor {floor:.2f} ms | page {page_ms:.2f} ms = {page_ms / floor:.2f}x "
-                 f"(+{page_ms - floor:.2f} ms), {page_calls} DynamoDB req | API {api_ms:.2f} ms = "
+    summary_line(f"runs page ({network}): floor {floor:.2f} ms; page {page_ms:.2f} ms = {page_ms / floor:.2f}x "
+                 f"(+{page_ms - floor:.2f} ms), {page_calls} DynamoDB req; API {api_ms:.2f} ms = "
                  f"{api_ms / floor:.2f}x (+{api_ms - floor:.2f} ms), {api_calls} req")
     return 0
 

@@ -129,7 +129,11 @@ class PipelineViewSet(JsonErrorsMixin, viewsets.ViewSet):
             raise
 
     def parse_query(self, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:  # type: ignore[type-arg]
-        """The validated query-string parameters (blank values count as absent)."""
+        """The validated query-string parameters. A parameter given twice is refused (which
+        one would win is a guess); blank values count as absent."""
+        repeated = sorted(k for k, values in self.request.query_params.lists() if len(values) > 1)
+        if repeated:
+            raise exceptions.ValidationError({k: ["Give this parameter at most once."] for k in repeated})
         params = {key: value for key, value in self.request.query_params.items() if value != ""}
         serializer = serializer_class(data=params)
         serializer.is_valid(raise_exception=True)

@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -70,3 +71,16 @@ def any_pipeline(request: pytest.FixtureRequest) -> Pipeline:
     """The same contract test against moto and against the real local server."""
     name = "moto_pipeline" if request.param == "moto" else "dynalite_pipeline"
     return request.getfixturevalue(name)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def web_pipeline(dynalite_server: LocalDynalite, settings: Any) -> Iterator[Pipeline]:
+    """The web app's own Pipeline (settings.PIPELINE_CONFIG + wiring) on fresh dynalite tables."""
+    from dataplatform import wiring
+
+    settings.PIPELINE_CONFIG = unique_config(endpoint_url=dynalite_server.endpoint_url)
+    wiring.reset()
+    pipeline = wiring.get_pipeline()
+    pipeline.sync_tables()
+    yield pipeline
+    wiring.reset()

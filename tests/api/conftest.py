@@ -11,13 +11,10 @@ from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from dataplatform import wiring
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.datasets import DatasetConfig
-from dataplatform.pipeline.engine import LocalDynalite
 from dataplatform.pipeline.models import Run
 from dataplatform.pipeline.services import Actor, file_report, run_trigger
-from tests.conftest import unique_config
 
 ROLES = ("anonymous", "norole", "viewer", "operator", "pipeline", "superuser")
 DATASET = "sales"
@@ -32,15 +29,10 @@ def _fresh_throttle_cache() -> Iterator[None]:
 
 
 @pytest.fixture
-def pipeline(dynalite_server: LocalDynalite, settings: Any) -> Iterator[Pipeline]:
-    """The process's Pipeline (what the views use), on fresh tables of the local dynalite."""
-    settings.PIPELINE_CONFIG = unique_config(endpoint_url=dynalite_server.endpoint_url)
-    wiring.reset()
-    p = wiring.get_pipeline()
-    p.sync_tables()
-    p.dispatcher.drain()  # type: ignore[attr-defined]  # the process-wide local queue
-    yield p
-    wiring.reset()
+def pipeline(web_pipeline: Pipeline) -> Pipeline:
+    """The process's Pipeline (what the views use), with an empty local dispatch queue."""
+    web_pipeline.dispatcher.drain()  # type: ignore[attr-defined]  # the process-wide local queue
+    return web_pipeline
 
 
 def make_user(role: str) -> User:
@@ -49,7 +41,7 @@ def make_user(role: str) -> User:
         user.is_superuser = True
         user.save()
     elif role != "norole":
-        user.groups.add(Group.objects.get(name=role))
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
     return user
 
 

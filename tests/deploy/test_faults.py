@@ -72,7 +72,7 @@ def app(dynalite_server: LocalDynalite, settings: Any, db: None) -> Iterator[Pip
 
 def _users() -> tuple[Client, str]:
     operator = User.objects.create_user("ops", password="pw-123456789")
-    operator.groups.add(Group.objects.get(name="operator"))
+    operator.groups.add(Group.objects.get_or_create(name="operator")[0])
     browser = Client()
     browser.force_login(operator)
     return browser, Token.objects.create(user=operator).key

@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
-from pytest_django.fixtures import Settings
 
-from dataplatform import wiring
 from dataplatform.pipeline.app import Pipeline
-from dataplatform.pipeline.engine import LocalDynalite
-from tests.conftest import unique_config
 
 PASSWORD = "pw-for-tests-only-123"
 
 
 @pytest.fixture
-def pipeline(dynalite_server: LocalDynalite, settings: Settings) -> Iterator[Pipeline]:
-    """Points the web app (settings.PIPELINE_CONFIG + wiring) at fresh tables on dynalite."""
-    settings.PIPELINE_CONFIG = unique_config(endpoint_url=dynalite_server.endpoint_url)
-    wiring.reset()
-    p = wiring.get_pipeline()
-    p.sync_tables()
-    yield p
-    wiring.reset()
+def pipeline(web_pipeline: Pipeline) -> Pipeline:
+    """The web app's Pipeline on fresh dynalite tables (see tests/conftest.py)."""
+    return web_pipeline
 
 
 def _user(username: str, role: str | None) -> User:

@@ -48,9 +48,12 @@ def dataset_page(request: HttpRequest, name: str) -> HttpResponse:
         problems.extend(form.errors["days"])
     end = utc_now().date()
     start = end - timedelta(days=days - 1)
-    calendar = selectors.dataset_calendar(get_pipeline(), name=name, start=start, end=end)
+    pipeline = get_pipeline()
+    dataset = selectors.dataset_get(pipeline, name=name)  # NotFound: the decorator's 404
+    calendar = selectors.dataset_calendar(pipeline, name=name, start=start, end=end)
     context: dict[str, Any] = {
         "name": name,
+        "dataset": dataset,
         "days": days,
         "weeks": _weeks(calendar),
         "summary": selectors.calendar_summary(calendar),

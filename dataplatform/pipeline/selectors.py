@@ -136,6 +136,11 @@ def datasets_list(p: Pipeline, *, limit: int = 100, cursor: str | None = None) -
     return p.datasets.list(limit=_limit(limit), cursor=cursor)
 
 
+def dataset_get(p: Pipeline, *, name: str) -> DatasetConfig:
+    """One registered dataset (NotFound when it is not in the registry)."""
+    return p.datasets.get(name)
+
+
 @dataclass(frozen=True)
 class CalendarDay:
     """One business date of a dataset's calendar.

@@ -16,7 +16,9 @@ from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from dataplatform.pipeline import selectors, services
 from dataplatform.pipeline.errors import InvalidCursor, InvalidTransition, ValidationFailed
-from dataplatform.pipeline.models import Run
+from dataplatform.pipeline.audit import AuditRecord
+from dataplatform.pipeline.dynamo import Page
+from dataplatform.pipeline.models import FileRecord, Run
 from dataplatform.pipeline.states import RUN_IN_FLIGHT, FileStatus
 from dataplatform.web import (
     actor_for,
@@ -36,14 +38,19 @@ EVENTS_PAGE_SIZE = 25
 RUN_CHANGED_EVENT = "run-changed"
 
 # htmx target id on the run page -> partial of runs/run_detail.html that answers it.
-RUN_PARTIALS = {
-    "run-status": "status",
-    "run-actions": "actions",
-    "run-attrs": "attrs",
-    "files": "files",
-    "files-more": "file-rows",
-    "events": "events",
-    "events-more": "event-rows",
+# htmx target -> (partial, data it needs). The full page reads the run and the first page of
+# its files (2 DynamoDB requests, whatever the run's size); exact counts (a read of every file
+# item) and the audit trail arrive in their own requests, and the 5 s status poll reads only
+# the run item (stored counters, kept with ADD).
+RUN_PARTIALS: dict[str, tuple[str, frozenset[str]]] = {
+    "run-status": ("status", frozenset()),
+    "run-actions": ("actions", frozenset()),
+    "run-attrs": ("attrs", frozenset()),
+    "run-exact": ("exact", frozenset({"exact"})),
+    "files": ("files", frozenset({"files"})),
+    "files-more": ("file-rows", frozenset({"files"})),
+    "events": ("events", frozenset({"events"})),
+    "events-more": ("event-rows", frozenset({"events"})),
 }
 
 
@@ -111,8 +118,13 @@ def run_row(request: HttpRequest, run_id: str) -> HttpResponse:
 def run_page(request: HttpRequest, run_id: str) -> HttpResponse:
     """Everything about one run; htmx asks for the section named by HX-Target."""
     target = htmx_target(request)
-    partial = RUN_PARTIALS.get(target or "", "status")
-    context = _run_context(request, run_id)
+    if target is None:
+        # Without JavaScript, the links of the lazy sections ask for them by query string.
+        wanted = {name for name in ("exact", "events") if request.GET.get(name) == "1"}
+        partial, needs = "status", frozenset({"files", *wanted})
+    else:
+        partial, needs = RUN_PARTIALS.get(target, ("status", frozenset()))
+    context = _run_context(request, run_id, needs=needs)
     if target is not None and partial == "status" and context["run"].status not in RUN_IN_FLIGHT:
         html = render_to_string("runs/run_detail.html#status", context, request=request)
         response = HttpResponseStopPolling(html)
@@ -121,7 +133,9 @@ def run_page(request: HttpRequest, run_id: str) -> HttpResponse:
     return render_page(request, "runs/run_detail.html", context, partial=partial)
 
 
-def _run_context(request: HttpRequest, run_id: str, **extra: Any) -> dict[str, Any]:
+def _run_context(request: HttpRequest, run_id: str, *, needs: frozenset[str] = frozenset(), **extra: Any) -> dict[str, Any]:
+    """The run plus what `needs` asks for: "files" (one page), "events" (one page), "exact"
+    (per-status counts counted from FileTable)."""
     pipeline = get_pipeline()
     run = selectors.run_get(pipeline, run_id=run_id)
     form = FileFilterForm(request.GET)
@@ -133,31 +147,41 @@ def _run_context(request: HttpRequest, run_id: str, **extra: Any) -> dict[str, A
         events_cursor = form.cleaned_data["eventsCursor"] or None
     else:
         problems.append("Unknown file status filter; showing all files.")
-    try:
-        files = selectors.files_list(
-            pipeline, run_id=run_id, status=status, limit=FILES_PAGE_SIZE, cursor=files_cursor
-        )
-    except InvalidCursor:
-        problems.append("That page link has expired or was altered; showing the first page of files.")
-        files = selectors.files_list(pipeline, run_id=run_id, status=status, limit=FILES_PAGE_SIZE)
-    try:
-        events = selectors.run_events(pipeline, run_id=run_id, limit=EVENTS_PAGE_SIZE, cursor=events_cursor)
-    except InvalidCursor:
-        problems.append("That page link has expired or was altered; showing the newest events.")
-        events = selectors.run_events(pipeline, run_id=run_id, limit=EVENTS_PAGE_SIZE)
-    counts = selectors.run_file_counts(pipeline, run_id=run_id)
+    files: Page[FileRecord] | None = None
+    if "files" in needs:
+        try:
+            files = selectors.files_list(
+                pipeline, run_id=run_id, status=status, limit=FILES_PAGE_SIZE, cursor=files_cursor
+            )
+        except InvalidCursor:
+            problems.append("That page link has expired or was altered; showing the first page of files.")
+            files = selectors.files_list(pipeline, run_id=run_id, status=status, limit=FILES_PAGE_SIZE)
+    events: Page[AuditRecord] | None = None
+    if "events" in needs:
+        try:
+            events = selectors.run_events(pipeline, run_id=run_id, limit=EVENTS_PAGE_SIZE, cursor=events_cursor)
+        except InvalidCursor:
+            problems.append("That page link has expired or was altered; showing the newest events.")
+            events = selectors.run_events(pipeline, run_id=run_id, limit=EVENTS_PAGE_SIZE)
+    counts = run.counts()
+    exact = selectors.run_file_counts(pipeline, run_id=run_id) if "exact" in needs else None
     return {
         "run": run,
         "counts": counts,
-        "counts_total": sum(counts.values()),
-        "files": files.items,
-        "files_cursor": files.cursor,
+        "counts_total": run.resolved_files,
+        "exact_counts": exact,
+        "exact_total": sum(exact.values()) if exact is not None else None,
+        "exact_differs": exact is not None and exact != counts,
+        "files_loaded": files is not None,
+        "files": files.items if files else [],
+        "files_cursor": files.cursor if files else None,
         "file_status": status or "",
         "file_statuses": [s.value for s in FileStatus],
-        "events": events.items,
-        "events_cursor": events.cursor,
+        "events_loaded": events is not None,
+        "events": events.items if events else [],
+        "events_cursor": events.cursor if events else None,
         "can_act": is_operator(request),
-        "can_retry": run.status.value in {"failed", "processing", "dispatched"} and counts.get("failed", 0) > 0,
+        "can_retry": run.status.value in {"failed", "processing", "dispatched"} and run.failed_files > 0,
         "can_cancel": run.status in RUN_IN_FLIGHT,
         "problems": problems,
         "cancel_form": CancelForm(),

@@ -178,7 +178,7 @@ def test_stored_xss_payloads_are_inert(page: Any, live_server: Any, demo: Demo, 
     login(page, live_server.url, "operator", next_path="/runs/?datasetName=xss-check")
     for path in ("/runs/?datasetName=xss-check", f"/runs/{run.run_id}/", f"/files/{failed_id}/"):
         page.goto(live_server.url + path)
-        page.wait_for_load_state("load")
+        page.wait_for_load_state("networkidle")  # lazy sections (exact counts, audit) are in too
         for link in page.locator("a").all():
             assert not (link.get_attribute("href") or "").lower().startswith("javascript:")
         assert page.evaluate("typeof window.__xss") == "undefined", path

@@ -367,3 +367,31 @@ def test_ensure_demo_user_creates_operator_and_viewer(db: None, monkeypatch: pyt
     viewer = authenticate(username="viewer", password=viewer_line.split("password=")[1])
     assert viewer is not None
     assert roles.user_roles(viewer) == {roles.VIEWER}
+
+
+def test_run_page_costs_two_requests_and_loads_counts_and_audit_lazily(
+    operator_client: Client, pipeline: Pipeline
+) -> None:
+    from dataplatform.pipeline import metrics
+
+    run = make_run(pipeline, files=30, done=5, failed=2)
+    url = f"/runs/{run.run_id}/"
+    with metrics.scope() as full:
+        page = html(operator_client.get(url))
+    assert full.calls == 2, full.operations  # the run item + the first page of its files
+    assert "Count the files of this run" in page
+    assert "Show the audit trail" in page
+    with metrics.scope() as poll:
+        operator_client.get(url, **htmx("run-status"))
+    assert poll.calls == 1, poll.operations  # the status poll reads only the run item
+    exact = html(operator_client.get(url, **htmx("run-exact")))
+    assert "counted from the file table" in exact
+    assert ">23<" in exact  # pending
+    assert "stored counters differ" not in exact
+    pipeline.runs.add_counters(run.run_id, {"processedFiles": 1})  # a counter drifts
+    drifted = html(operator_client.get(url, **htmx("run-exact")))
+    assert "stored counters differ" in drifted
+    assert "reconcile --run-id" in drifted
+    without_js = html(operator_client.get(url + "?exact=1&events=1"))
+    assert "Count the files of this run" not in without_js
+    assert "Show the audit trail" not in without_js

@@ -15,9 +15,9 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from dataplatform.pipeline import selectors, services
-from dataplatform.pipeline.errors import InvalidCursor, InvalidTransition, ValidationFailed
 from dataplatform.pipeline.audit import AuditRecord
 from dataplatform.pipeline.dynamo import Page
+from dataplatform.pipeline.errors import InvalidCursor, InvalidTransition, ValidationFailed
 from dataplatform.pipeline.models import FileRecord, Run
 from dataplatform.pipeline.states import RUN_IN_FLIGHT, FileStatus
 from dataplatform.web import (
@@ -133,7 +133,9 @@ def run_page(request: HttpRequest, run_id: str) -> HttpResponse:
     return render_page(request, "runs/run_detail.html", context, partial=partial)
 
 
-def _run_context(request: HttpRequest, run_id: str, *, needs: frozenset[str] = frozenset(), **extra: Any) -> dict[str, Any]:
+def _run_context(
+    request: HttpRequest, run_id: str, *, needs: frozenset[str] = frozenset(), **extra: Any
+) -> dict[str, Any]:
     """The run plus what `needs` asks for: "files" (one page), "events" (one page), "exact"
     (per-status counts counted from FileTable)."""
     pipeline = get_pipeline()

@@ -25,6 +25,7 @@ def main() -> int:
     VAR.mkdir(exist_ok=True)
     env = dict(os.environ)
     env.setdefault("DJANGO_DEBUG", "true")
+    env.setdefault("LOG_FORMAT", "plain")  # a person reads this terminal; production keeps JSON
     env.setdefault("AWS_ACCESS_KEY_ID", "local")
     env.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     host_port = env.get("RUN_LOCAL_ADDR", "127.0.0.1:8000")

@@ -37,8 +37,15 @@ class AuditRecord(_Item):
     detail: dict[str, Any] | None = None
     request_id: str | None = Field(alias="requestId", default=None)
 
-    _at = field_validator("at", mode="before")(classmethod(lambda cls, v: parse_ts(v)))
-    _detail = field_validator("detail", mode="before")(classmethod(lambda cls, v: _optional_mapping(v)))
+    @field_validator("at", mode="before")
+    @classmethod
+    def _at(cls, value: Any) -> datetime:
+        return parse_ts(value)
+
+    @field_validator("detail", mode="before")
+    @classmethod
+    def _detail(cls, value: Any) -> dict[str, Any] | None:
+        return _optional_mapping(value)
 
     @field_serializer("at")
     def _write_at(self, value: datetime) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -51,6 +52,20 @@ def error_code(exc: ClientError) -> str:
 
 def is_condition_failure(exc: BaseException) -> bool:
     return isinstance(exc, ClientError) and error_code(exc) == CONDITION_FAILED
+
+
+@contextmanager
+def unavailable_as_domain_error() -> Iterator[None]:
+    """Throttling (after botocore's bounded retries), timeouts and a dead endpoint become
+    StoreUnavailable; everything else (a failed condition included) propagates unchanged."""
+    try:
+        yield
+    except ClientError as exc:
+        if error_code(exc) in UNAVAILABLE_CODES:
+            raise StoreUnavailable("The data store is unavailable or throttling; try again shortly.") from exc
+        raise
+    except BotoCoreError as exc:
+        raise StoreUnavailable("The data store could not be reached in time.") from exc
 
 
 @dataclass
@@ -133,14 +148,8 @@ class Table:
         """Call a client operation on this table. Throttling (after botocore's retries),
         timeouts and a dead endpoint become StoreUnavailable; a failed condition propagates."""
         method: Callable[..., dict[str, Any]] = getattr(self.client, operation)
-        try:
+        with unavailable_as_domain_error():
             return method(TableName=self.name, **kwargs)
-        except ClientError as exc:
-            if error_code(exc) in UNAVAILABLE_CODES:
-                raise StoreUnavailable("The data store is unavailable or throttling; try again shortly.") from exc
-            raise
-        except BotoCoreError as exc:
-            raise StoreUnavailable("The data store could not be reached in time.") from exc
 
     def get(self, key: dict[str, Any], *, consistent: bool = False) -> dict[str, Any] | None:
         response = self.call("get_item", Key=serialize(key), ConsistentRead=consistent)
@@ -211,14 +220,8 @@ class Table:
         for start in range(0, len(items), 25):
             pending = [{"PutRequest": {"Item": serialize(item)}} for item in items[start : start + 25]]
             for attempt in range(max_attempts):
-                try:
+                with unavailable_as_domain_error():
                     response = self.client.batch_write_item(RequestItems={self.name: pending})
-                except ClientError as exc:
-                    if error_code(exc) in UNAVAILABLE_CODES:
-                        raise StoreUnavailable("The data store is unavailable or throttling.") from exc
-                    raise
-                except BotoCoreError as exc:
-                    raise StoreUnavailable("The data store could not be reached in time.") from exc
                 pending = response.get("UnprocessedItems", {}).get(self.name, [])
                 if not pending:
                     break

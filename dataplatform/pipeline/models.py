@@ -160,19 +160,38 @@ class Run(_Item):
     cancelled_at: datetime | None = Field(alias="cancelledAt", default=None)
     cancel_reason: str | None = Field(alias="cancelReason", default=None)
 
-    _dataset = field_validator("dataset_name")(classmethod(lambda cls, v: validate_dataset_name(v)))
-    _date = field_validator("business_date", mode="before")(classmethod(lambda cls, v: parse_business_date(v)))
-    _times = field_validator("created_at", "updated_at", "cancelled_at", mode="before")(
-        classmethod(lambda cls, v: None if v is None else parse_ts(v))
+    @field_validator("dataset_name")
+    @classmethod
+    def _dataset(cls, value: str) -> str:
+        return validate_dataset_name(value)
+
+    @field_validator("business_date", mode="before")
+    @classmethod
+    def _date(cls, value: Any) -> date:
+        return parse_business_date(value)
+
+    @field_validator("created_at", "updated_at", "cancelled_at", mode="before")
+    @classmethod
+    def _times(cls, value: Any) -> datetime | None:
+        return None if value is None else parse_ts(value)
+
+    @field_validator("source_trigger", "metadata", mode="before")
+    @classmethod
+    def _maps(cls, value: Any) -> dict[str, Any]:
+        return _plain_mapping(value)
+
+    @field_validator("error", mode="before")
+    @classmethod
+    def _error(cls, value: Any) -> dict[str, Any] | None:
+        return _optional_mapping(value)
+
+    @field_validator(
+        "resolved_files", "processed_files", "failed_files", "pending_files", "fetched_files", "verified_files",
+        mode="before",
     )
-    _maps = field_validator("source_trigger", "metadata", mode="before")(
-        classmethod(lambda cls, v: _plain_mapping(v))
-    )
-    _error = field_validator("error", mode="before")(classmethod(lambda cls, v: _optional_mapping(v)))
-    _counts = field_validator(
-        "resolved_files", "processed_files", "failed_files", "pending_files", "fetched_files",
-        "verified_files", mode="before",
-    )(classmethod(lambda cls, v: _count(v)))
+    @classmethod
+    def _counts(cls, value: Any) -> int:
+        return _count(value)
 
     @field_serializer("created_at", "updated_at", "cancelled_at")
     def _write_ts(self, value: datetime | None) -> str | None:
@@ -209,15 +228,40 @@ class FileRecord(_Item):
     error: dict[str, Any] | None = None
     attempts: int = Field(default=0, ge=0)
 
-    _dataset = field_validator("dataset_name")(classmethod(lambda cls, v: validate_dataset_name(v)))
-    _date = field_validator("business_date", mode="before")(classmethod(lambda cls, v: parse_business_date(v)))
-    _location = field_validator("location")(classmethod(lambda cls, v: validate_location(v)))
-    _times = field_validator("last_updated", mode="before")(classmethod(lambda cls, v: parse_ts(v)))
-    _maps = field_validator("metadata", mode="before")(classmethod(lambda cls, v: _plain_mapping(v)))
-    _error = field_validator("error", mode="before")(classmethod(lambda cls, v: _optional_mapping(v)))
-    _counts = field_validator("file_size", "attempts", mode="before")(
-        classmethod(lambda cls, v: None if v is None else _count(v))
-    )
+    @field_validator("dataset_name")
+    @classmethod
+    def _dataset(cls, value: str) -> str:
+        return validate_dataset_name(value)
+
+    @field_validator("business_date", mode="before")
+    @classmethod
+    def _date(cls, value: Any) -> date:
+        return parse_business_date(value)
+
+    @field_validator("location")
+    @classmethod
+    def _location(cls, value: str) -> str:
+        return validate_location(value)
+
+    @field_validator("last_updated", mode="before")
+    @classmethod
+    def _time(cls, value: Any) -> datetime:
+        return parse_ts(value)
+
+    @field_validator("metadata", mode="before")
+    @classmethod
+    def _maps(cls, value: Any) -> dict[str, Any]:
+        return _plain_mapping(value)
+
+    @field_validator("error", mode="before")
+    @classmethod
+    def _error(cls, value: Any) -> dict[str, Any] | None:
+        return _optional_mapping(value)
+
+    @field_validator("file_size", "attempts", mode="before")
+    @classmethod
+    def _counts(cls, value: Any) -> int | None:
+        return None if value is None else _count(value)
 
     @field_serializer("last_updated")
     def _write_ts(self, value: datetime) -> str:

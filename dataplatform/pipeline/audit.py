@@ -8,16 +8,15 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, field_serializer, field_validator
+from pydantic import Field
 
 from .config import PipelineConfig
 from .cursor import CursorCodec
 from .dynamo import Expr, Page, Table, serialize
-from .models import _Item, _optional_mapping
-from .timeutil import format_ts, parse_ts, utc_now
+from .models import OptionalJsonMap, UtcTimestamp, _Item
+from .timeutil import format_ts, utc_now
 
 logger = logging.getLogger("dataplatform.audit")
 
@@ -28,28 +27,14 @@ MAX_REASON_LENGTH = 1000
 class AuditRecord(_Item):
     target_id: str = Field(alias="targetId", min_length=1)
     event_id: str = Field(alias="eventId", min_length=1)
-    at: datetime
+    at: UtcTimestamp
     actor: str
     action: str
     target: str
     reason: str | None = None
     outcome: Outcome
-    detail: dict[str, Any] | None = None
+    detail: OptionalJsonMap = None
     request_id: str | None = Field(alias="requestId", default=None)
-
-    @field_validator("at", mode="before")
-    @classmethod
-    def _at(cls, value: Any) -> datetime:
-        return parse_ts(value)
-
-    @field_validator("detail", mode="before")
-    @classmethod
-    def _detail(cls, value: Any) -> dict[str, Any] | None:
-        return _optional_mapping(value)
-
-    @field_serializer("at")
-    def _write_at(self, value: datetime) -> str:
-        return format_ts(value)
 
     def log_line(self) -> str:
         """The structured log line: one JSON object on one line (json.dumps escapes newlines)."""

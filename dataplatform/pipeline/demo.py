@@ -301,30 +301,7 @@ def build_plan(today: date | None = None, now: datetime | None = None) -> DemoPl
                 big = _big_run(config, day, big_at, rng, now)
                 big_run_id = big.run.run_id
                 runs.append(big)
-    _avoid_engine_index_collisions(runs)
     return DemoPlan(datasets=configs, runs=runs, missing=missing, big_run_id=big_run_id)
-
-
-def _dynalite_key_suffix(file_id: str) -> str:
-    # dynalite (node_modules/dynalite/db/index.js, hashPrefix) keys a GSI entry by the index key
-    # plus the first 6 hex digits of md5("Outliers" + table key): two files with the same index
-    # key (e.g. one runId) whose digests share that prefix overwrite each other in the index.
-    return hashlib.md5(b"Outliers" + file_id.encode(), usedforsecurity=False).hexdigest()[:6]
-
-
-def _avoid_engine_index_collisions(runs: list[PlannedRun]) -> None:
-    """Rename the few demo files whose dynalite index suffix collides, so every demo file is
-    visible through the file indexes of the embedded engine (real DynamoDB has no such limit)."""
-    used: set[str] = set()
-    for planned in runs:
-        for position, record in enumerate(planned.files):
-            file_id, bump = record.file_id, 0
-            while _dynalite_key_suffix(file_id) in used:
-                bump += 1
-                file_id = f"{record.file_id}-{bump}"
-            used.add(_dynalite_key_suffix(file_id))
-            if bump:
-                planned.files[position] = record.model_copy(update={"file_id": file_id})
 
 
 def _big_run(config: DatasetConfig, day: date, created: datetime, rng: random.Random, now: datetime) -> PlannedRun:

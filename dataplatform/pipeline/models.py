@@ -12,9 +12,9 @@ import re
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from .states import FILE_COUNTER, FileStatus, RunStatus
 from .timeutil import format_ts, parse_ts
@@ -137,65 +137,38 @@ class _Item(BaseModel):
         return item
 
 
+# Reusable field types: each carries its own read tolerance and write format.
+DatasetName = Annotated[str, AfterValidator(validate_dataset_name)]
+BusinessDate = Annotated[date, BeforeValidator(parse_business_date)]
+Location = Annotated[str, AfterValidator(validate_location)]
+UtcTimestamp = Annotated[datetime, BeforeValidator(parse_ts), PlainSerializer(format_ts, when_used="json")]
+JsonMap = Annotated[dict[str, Any], BeforeValidator(_plain_mapping)]
+OptionalJsonMap = Annotated[dict[str, Any] | None, BeforeValidator(_optional_mapping)]
+Count = Annotated[int, BeforeValidator(_count)]
+
+
 class Run(_Item):
     run_id: str = Field(alias="runId", min_length=1, max_length=256)
-    dataset_name: str = Field(alias="datasetName")
-    business_date: date = Field(alias="businessDate")
+    dataset_name: DatasetName = Field(alias="datasetName")
+    business_date: BusinessDate = Field(alias="businessDate")
     source_type: SourceType = Field(alias="sourceType", default=SourceType.MANUAL)
-    source_trigger: dict[str, Any] = Field(alias="sourceTrigger", default_factory=dict)
-    created_at: datetime = Field(alias="createdAt")
+    source_trigger: JsonMap = Field(alias="sourceTrigger", default_factory=dict)
+    created_at: UtcTimestamp = Field(alias="createdAt")
     status: RunStatus = RunStatus.PENDING
-    resolved_files: int = Field(alias="resolvedFiles", default=0, ge=0)
-    processed_files: int = Field(alias="processedFiles", default=0)
-    failed_files: int = Field(alias="failedFiles", default=0)
-    pending_files: int = Field(alias="pendingFiles", default=0)
-    fetched_files: int = Field(alias="fetchedFiles", default=0)
-    verified_files: int = Field(alias="verifiedFiles", default=0)
+    resolved_files: Count = Field(alias="resolvedFiles", default=0, ge=0)
+    processed_files: Count = Field(alias="processedFiles", default=0)
+    failed_files: Count = Field(alias="failedFiles", default=0)
+    pending_files: Count = Field(alias="pendingFiles", default=0)
+    fetched_files: Count = Field(alias="fetchedFiles", default=0)
+    verified_files: Count = Field(alias="verifiedFiles", default=0)
     environment: Environment = Environment.STAGING
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    error: dict[str, Any] | None = None
-    updated_at: datetime | None = Field(alias="updatedAt", default=None)
+    metadata: JsonMap = Field(default_factory=dict)
+    error: OptionalJsonMap = None
+    updated_at: UtcTimestamp | None = Field(alias="updatedAt", default=None)
     idempotency_key: str | None = Field(alias="idempotencyKey", default=None)
     cancelled_by: str | None = Field(alias="cancelledBy", default=None)
-    cancelled_at: datetime | None = Field(alias="cancelledAt", default=None)
+    cancelled_at: UtcTimestamp | None = Field(alias="cancelledAt", default=None)
     cancel_reason: str | None = Field(alias="cancelReason", default=None)
-
-    @field_validator("dataset_name")
-    @classmethod
-    def _dataset(cls, value: str) -> str:
-        return validate_dataset_name(value)
-
-    @field_validator("business_date", mode="before")
-    @classmethod
-    def _date(cls, value: Any) -> date:
-        return parse_business_date(value)
-
-    @field_validator("created_at", "updated_at", "cancelled_at", mode="before")
-    @classmethod
-    def _times(cls, value: Any) -> datetime | None:
-        return None if value is None else parse_ts(value)
-
-    @field_validator("source_trigger", "metadata", mode="before")
-    @classmethod
-    def _maps(cls, value: Any) -> dict[str, Any]:
-        return _plain_mapping(value)
-
-    @field_validator("error", mode="before")
-    @classmethod
-    def _error(cls, value: Any) -> dict[str, Any] | None:
-        return _optional_mapping(value)
-
-    @field_validator(
-        "resolved_files", "processed_files", "failed_files", "pending_files", "fetched_files", "verified_files",
-        mode="before",
-    )
-    @classmethod
-    def _counts(cls, value: Any) -> int:
-        return _count(value)
-
-    @field_serializer("created_at", "updated_at", "cancelled_at")
-    def _write_ts(self, value: datetime | None) -> str | None:
-        return None if value is None else format_ts(value)
 
     def counts(self) -> dict[str, int]:
         """Stored per-status counters (kept with ADD; exact counts come from FileTable)."""
@@ -216,53 +189,14 @@ if set(_COUNTER_FIELD) != set(FILE_COUNTER):  # pragma: no cover - guards edits 
 class FileRecord(_Item):
     file_id: str = Field(alias="fileId", min_length=1, max_length=512)
     run_id: str = Field(alias="runId", min_length=1, max_length=256)
-    dataset_name: str = Field(alias="datasetName")
-    business_date: date = Field(alias="businessDate")
+    dataset_name: DatasetName = Field(alias="datasetName")
+    business_date: BusinessDate = Field(alias="businessDate")
     environment: Environment = Environment.STAGING
-    location: str
+    location: Location
     status: FileStatus = FileStatus.PENDING
-    last_updated: datetime = Field(alias="lastUpdated")
-    file_size: int | None = Field(alias="fileSize", default=None, ge=0)
+    last_updated: UtcTimestamp = Field(alias="lastUpdated")
+    file_size: Count | None = Field(alias="fileSize", default=None, ge=0)
     checksum: str | None = Field(default=None, max_length=256)
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    error: dict[str, Any] | None = None
-    attempts: int = Field(default=0, ge=0)
-
-    @field_validator("dataset_name")
-    @classmethod
-    def _dataset(cls, value: str) -> str:
-        return validate_dataset_name(value)
-
-    @field_validator("business_date", mode="before")
-    @classmethod
-    def _date(cls, value: Any) -> date:
-        return parse_business_date(value)
-
-    @field_validator("location")
-    @classmethod
-    def _location(cls, value: str) -> str:
-        return validate_location(value)
-
-    @field_validator("last_updated", mode="before")
-    @classmethod
-    def _time(cls, value: Any) -> datetime:
-        return parse_ts(value)
-
-    @field_validator("metadata", mode="before")
-    @classmethod
-    def _maps(cls, value: Any) -> dict[str, Any]:
-        return _plain_mapping(value)
-
-    @field_validator("error", mode="before")
-    @classmethod
-    def _error(cls, value: Any) -> dict[str, Any] | None:
-        return _optional_mapping(value)
-
-    @field_validator("file_size", "attempts", mode="before")
-    @classmethod
-    def _counts(cls, value: Any) -> int | None:
-        return None if value is None else _count(value)
-
-    @field_serializer("last_updated")
-    def _write_ts(self, value: datetime) -> str:
-        return format_ts(value)
+    metadata: JsonMap = Field(default_factory=dict)
+    error: OptionalJsonMap = None
+    attempts: Count = Field(default=0, ge=0)

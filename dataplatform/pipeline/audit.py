@@ -16,6 +16,7 @@ from .config import PipelineConfig
 from .cursor import CursorCodec
 from .dynamo import Expr, Page, Table, serialize
 from .models import OptionalJsonMap, UtcTimestamp, _Item
+from .schema import page_keys
 from .timeutil import format_ts, utc_now
 
 logger = logging.getLogger("dataplatform.audit")
@@ -59,7 +60,7 @@ class AuditRecord(_Item):
 
 class AuditRepository:
     def __init__(self, client: Any, config: PipelineConfig, codec: CursorCodec) -> None:
-        self.table = Table(client, config.audit_table, codec)
+        self.table = Table(client, config.audit_table, codec, page_keys(config, config.audit_table))
 
     def record(
         self,

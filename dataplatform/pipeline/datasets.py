@@ -56,6 +56,7 @@ from .cursor import CursorCodec
 from .dynamo import Expr, Page, Table, error_code, serialize
 from .errors import NotFound, StoreUnavailable, ValidationFailed
 from .models import Environment, parse_business_date, to_plain, validate_dataset_name, validate_location
+from .schema import page_keys
 from .timeutil import format_ts, utc_now
 
 DATASET_PK = "DATASET"
@@ -260,7 +261,7 @@ class DatasetRepository:
     """The registry in DatasetTable: one partition (pk="DATASET"), so listing is a Query."""
 
     def __init__(self, client: Any, config: PipelineConfig, codec: CursorCodec) -> None:
-        self.table = Table(client, config.dataset_table, codec)
+        self.table = Table(client, config.dataset_table, codec, page_keys(config, config.dataset_table))
 
     def get(self, name: str) -> DatasetConfig:
         """The dataset called `name`; NotFound if it is not registered."""

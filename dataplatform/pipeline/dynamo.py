@@ -139,10 +139,14 @@ class Expr:
 class Table:
     """One DynamoDB table behind the shared client; translates transport failures."""
 
-    def __init__(self, client: Any, name: str, codec: CursorCodec) -> None:
+    def __init__(
+        self, client: Any, name: str, codec: CursorCodec, page_keys: dict[str | None, tuple[str, ...]] | None = None
+    ) -> None:
         self.client = client
         self.name = name
         self.codec = codec
+        # Key attributes per index: lets a page end exactly at its last item (see query_page).
+        self.page_keys = page_keys
 
     def call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         """Call a client operation on this table. Throttling (after botocore's retries),
@@ -169,21 +173,30 @@ class Table:
         """Read up to `limit` items, following LastEvaluatedKey across DynamoDB's 1 MB pages.
 
         The cursor resumes exactly after the last item returned, so pages never lose or
-        repeat a row, and it only works for the query it was issued for."""
+        repeat a row, and it only works for the query it was issued for. With `page_keys`,
+        a cursor is given only when another item exists."""
         if limit < 1:
             raise ValueError("limit must be at least 1")
         query_id = self.codec.query_id(kind, table=self.name, **params)
         start = self.codec.decode(cursor, query_id) if cursor else None
-        items: list[T] = []
+        keys = self.page_keys.get(request.get("IndexName")) if self.page_keys else None
+        # With the key attributes known, read one item past the page: the cursor then points at
+        # the page's last item and exists only when another item does (no empty last page).
+        wanted = limit + 1 if keys else limit
+        raw: list[dict[str, Any]] = []
         while True:
-            kwargs = dict(request, Limit=limit - len(items))
+            kwargs = dict(request, Limit=wanted - len(raw))
             if start:
                 kwargs["ExclusiveStartKey"] = start
             response = self.call("query", **kwargs)
-            items.extend(load(deserialize(raw)) for raw in response.get("Items", []))
+            raw.extend(response.get("Items", []))
             start = response.get("LastEvaluatedKey")
-            if not start or len(items) >= limit:
+            if not start or len(raw) >= wanted:
                 break
+        if keys and len(raw) > limit:
+            raw = raw[:limit]
+            start = {k: raw[-1][k] for k in keys}
+        items = [load(deserialize(item)) for item in raw]
         return Page(items=items, cursor=self.codec.encode(query_id, start) if start else None)
 
     def query_all(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:

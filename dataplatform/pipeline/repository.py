@@ -23,6 +23,7 @@ from .schema import (
     FILE_RUN_STATUS_INDEX,
     RUN_DATASET_INDEX,
     RUN_STATUS_INDEX,
+    page_keys,
 )
 from .states import FILE_SOURCES, RUN_SOURCES, FileStatus, RunStatus
 from .timeutil import utc_now
@@ -101,7 +102,7 @@ def _conditional_update(
 
 class RunRepository:
     def __init__(self, client: Any, config: PipelineConfig, codec: CursorCodec) -> None:
-        self.table = Table(client, config.run_table, codec)
+        self.table = Table(client, config.run_table, codec, page_keys(config, config.run_table))
 
     def get(self, run_id: str, *, consistent: bool = False) -> Run:
         item = self.table.get({"runId": run_id}, consistent=consistent)
@@ -240,7 +241,7 @@ class RunRepository:
 
 class FileRepository:
     def __init__(self, client: Any, config: PipelineConfig, codec: CursorCodec) -> None:
-        self.table = Table(client, config.file_table, codec)
+        self.table = Table(client, config.file_table, codec, page_keys(config, config.file_table))
         # Falls back to runId-index + filter on tables that lack our runId-status-index.
         self.has_run_status_index = True
 

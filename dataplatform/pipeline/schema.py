@@ -45,6 +45,15 @@ class TableSpec:
             names += [index.hash_key] + ([index.range_key] if index.range_key else [])
         return [{"AttributeName": n, "AttributeType": "S"} for n in dict.fromkeys(names)]
 
+    def page_keys(self) -> dict[str | None, tuple[str, ...]]:
+        """Attributes of an ExclusiveStartKey per index (None: the table itself)."""
+        own = (self.hash_key,) + ((self.range_key,) if self.range_key else ())
+        keys: dict[str | None, tuple[str, ...]] = {None: own}
+        for index in self.indexes:
+            extra = (index.hash_key,) + ((index.range_key,) if index.range_key else ())
+            keys[index.name] = tuple(dict.fromkeys(own + extra))
+        return keys
+
     def key_schema(self) -> list[dict[str, str]]:
         schema = [{"AttributeName": self.hash_key, "KeyType": "HASH"}]
         if self.range_key:
@@ -76,6 +85,14 @@ def table_specs(config: PipelineConfig) -> list[TableSpec]:
 
 class SchemaError(RuntimeError):
     """The endpoint could not be brought to the wanted schema."""
+
+
+def page_keys(config: PipelineConfig, table_name: str) -> dict[str | None, tuple[str, ...]]:
+    """The page keys of one of our tables (see TableSpec.page_keys)."""
+    for spec in table_specs(config):
+        if spec.name == table_name:
+            return spec.page_keys()
+    raise KeyError(table_name)
 
 
 _THROUGHPUT = {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}

@@ -185,3 +185,22 @@ def test_ten_thousand_files_of_one_run_are_all_in_the_run_index(dynalite_pipelin
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(dynalite_pipeline.files.put_batch, chunks))
     assert dynalite_pipeline.files.count_by_status("huge")["pending"] == 10_000
+
+
+def test_a_full_last_page_has_no_cursor_to_an_empty_page(any_pipeline: Pipeline) -> None:
+    any_pipeline.files.put_batch(make_files("r", 10))
+    first = any_pipeline.files.by_run("r", limit=5)
+    assert first.cursor
+    second = any_pipeline.files.by_run("r", limit=5, cursor=first.cursor)
+    assert len(second.items) == 5
+    assert second.cursor is None
+    assert {f.file_id for f in first.items}.isdisjoint(f.file_id for f in second.items)
+    # Same with a filter that skips items: the cursor still stops at the last match.
+    for i in range(6):
+        any_pipeline.runs.create(make_run(f"run-{i}", status="failed" if i % 2 else "pending"))
+    page = any_pipeline.runs.by_dataset("ds", status=RunStatus.FAILED, limit=2)
+    rest = any_pipeline.runs.by_dataset("ds", status=RunStatus.FAILED, limit=2, cursor=page.cursor)
+    assert len(page.items) == 2
+    assert len(rest.items) == 1
+    assert rest.cursor is None
+    assert {r.run_id for r in page.items + rest.items} == {"run-1", "run-3", "run-5"}

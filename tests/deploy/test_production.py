@@ -131,3 +131,17 @@ def test_json_messages_from_the_core_are_merged_not_nested() -> None:
     assert parsed["actor"] == "ops"
     assert parsed["reason"] == "a\nb"
     assert parsed["token"] == "[redacted]"
+
+
+def test_collectstatic_and_gunicorn_config_work_with_production_settings(tmp_path: Path) -> None:
+    env = production_env(DJANGO_STATIC_ROOT=str(tmp_path / "static"))
+    result = manage("collectstatic", "--noinput", env=env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "static" / "css" / "app.css").exists()
+    assert list((tmp_path / "static").rglob("htmx*.js")), "htmx must be served locally"
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    check = subprocess.run(  # noqa: S603
+        [gunicorn, "--check-config", "-c", "gunicorn.conf.py", "dataplatform.wsgi"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr

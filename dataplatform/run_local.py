@@ -1,6 +1,6 @@
 """The embedded default: local dynalite, tables, demo data, simulator, demo users, dev server.
 
-`python -m dataplatform.run_local` (what `make run` calls). Ctrl-C stops everything it started."""
+`python -m dataplatform.run_local` (what `bin/run` calls). Ctrl-C stops everything it started."""
 
 from __future__ import annotations
 

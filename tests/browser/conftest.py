@@ -1,5 +1,5 @@
 """Browser tests: Debian's Chromium driven by Playwright against pytest-django's live server,
-on dynalite loaded with the demo data (through the same services/repositories as `make run`)."""
+on dynalite loaded with the demo data (through the same services/repositories as `bin/run`)."""
 
 from __future__ import annotations
 

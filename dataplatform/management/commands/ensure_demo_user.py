@@ -1,7 +1,7 @@
 """Create (or refresh) the demo accounts: `operator` (operator role) and `viewer` (viewer role).
 
 Passwords come from DEMO_OPERATOR_PASSWORD / DEMO_VIEWER_PASSWORD, or are generated; the
-credentials are printed so the person running `make run` can sign in."""
+credentials are printed so the person running `bin/run` can sign in."""
 
 from __future__ import annotations
 

@@ -22,12 +22,8 @@ from dataplatform.api_log import log_event
 from dataplatform.api_parsers import PayloadTooLarge
 from dataplatform.pipeline.errors import (
     AlreadyExists,
-    DispatchFailed,
-    InvalidCursor,
     InvalidTransition,
-    NotFound,
     PipelineError,
-    StoreUnavailable,
     ValidationFailed,
 )
 
@@ -57,25 +53,16 @@ def _field_messages(detail: Any) -> Any:
 def _domain_error(exc: PipelineError) -> tuple[int, dict[str, Any], dict[str, str]]:
     body: dict[str, Any] = {"detail": exc.message, "code": exc.code}
     headers: dict[str, str] = {}
-    if isinstance(exc, ValidationFailed):
-        code = status.HTTP_400_BAD_REQUEST
-        if exc.fields:
-            body["fields"] = {name: [message] for name, message in exc.fields.items()}
-    elif isinstance(exc, InvalidCursor):
-        code = status.HTTP_400_BAD_REQUEST
-    elif isinstance(exc, NotFound):
-        code = status.HTTP_404_NOT_FOUND
+    code = exc.http_status
+    if isinstance(exc, ValidationFailed) and exc.fields:
+        body["fields"] = {name: [message] for name, message in exc.fields.items()}
     elif isinstance(exc, InvalidTransition):
-        code = status.HTTP_409_CONFLICT
         body["current"] = exc.current
     elif isinstance(exc, AlreadyExists):
-        code = status.HTTP_409_CONFLICT
-        body["current"] = getattr(exc, "current", None)
-    elif isinstance(exc, StoreUnavailable | DispatchFailed):
-        code = status.HTTP_503_SERVICE_UNAVAILABLE
+        body["current"] = None
+    if code == status.HTTP_503_SERVICE_UNAVAILABLE:
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    else:
-        code = status.HTTP_500_INTERNAL_SERVER_ERROR
+    elif code >= 500:
         body = {"detail": "The server could not complete the request.", "code": "server_error"}
     return code, body, headers
 

@@ -15,13 +15,9 @@ from typing import Any
 from .app import Pipeline
 from .config import PipelineConfig
 from .errors import (
-    AlreadyExists,
     DispatchFailed,
-    InvalidCursor,
     InvalidTransition,
-    NotFound,
     PipelineError,
-    StoreUnavailable,
     ValidationFailed,
 )
 from .services import Actor, run_trigger
@@ -63,7 +59,8 @@ def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None 
 
 def _error(status: int, code: str, message: str, **extra: Any) -> dict[str, Any]:
     headers = {"Retry-After": RETRY_AFTER_SECONDS} if status == 503 else None
-    return _response(status, {"error": {"code": code, "message": message, **extra}}, headers)
+    # The same error body as the REST API: a human `detail` and a machine `code`.
+    return _response(status, {"detail": message, "code": code, **extra}, headers)
 
 
 def _parse_body(event: Any) -> dict[str, Any]:
@@ -110,24 +107,20 @@ def _actor(event: dict[str, Any], context: Any) -> Actor:
 def api_lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """Trigger a run from an API Gateway event: 201 with the new run, 200 with the existing run
     for a repeated trigger (idempotency key), 400 with a JSON error for bad input (nothing is
-    written), 404/409/502/503 for the domain errors."""
+    written), 404/409/503 for the domain errors (PipelineError.http_status)."""
     try:
         payload = _parse_body(event)
         result = run_trigger(get_pipeline(), request=payload, actor=_actor(event, context))
-    except ValidationFailed as exc:
-        return _error(400, exc.code, exc.message, fields=exc.fields)
-    except InvalidCursor as exc:
-        return _error(400, exc.code, exc.message)
-    except NotFound as exc:
-        return _error(404, exc.code, exc.message)
-    except (InvalidTransition, AlreadyExists) as exc:
-        return _error(409, exc.code, exc.message)
-    except StoreUnavailable as exc:
-        return _error(503, exc.code, exc.message)
-    except DispatchFailed as exc:
-        return _error(502, exc.code, exc.message, failedFiles=len(exc.failed_ids))
     except PipelineError as exc:
-        logger.exception("trigger failed")
-        return _error(500, exc.code, exc.message)
+        extra: dict[str, Any] = {}
+        if isinstance(exc, ValidationFailed) and exc.fields:
+            extra["fields"] = exc.fields
+        if isinstance(exc, InvalidTransition):
+            extra["current"] = exc.current
+        if isinstance(exc, DispatchFailed):
+            extra["failedFiles"] = len(exc.failed_ids)
+        if exc.http_status >= 500:
+            logger.error("trigger failed: %s", exc.message)
+        return _error(exc.http_status, exc.code, exc.message, **extra)
     body = {"created": result.created, "run": result.run.model_dump(mode="json", by_alias=True, exclude_none=True)}
     return _response(201 if result.created else 200, body)

@@ -100,9 +100,9 @@ def test_bad_events_answer_400_with_a_json_error_and_write_nothing(p: Pipeline, 
     before = snapshot(p)
     response = lambda_handler.api_lambda_handler(BAD_EVENTS[name], Context())
     assert response["statusCode"] == 400, response
-    error = json.loads(response["body"])["error"]
+    error = json.loads(response["body"])
     assert error["code"] == "invalid"
-    assert error["message"]
+    assert error["detail"]
     assert snapshot(p) == before
     assert isinstance(p.dispatcher, RecordingDispatcher)
     assert p.dispatcher.messages == []
@@ -110,9 +110,9 @@ def test_bad_events_answer_400_with_a_json_error_and_write_nothing(p: Pipeline, 
 
 def test_field_errors_name_the_field(p: Pipeline) -> None:
     response = lambda_handler.api_lambda_handler(BAD_EVENTS["unknown sourceType"], Context())
-    assert "sourceType" in json.loads(response["body"])["error"]["fields"]
+    assert "sourceType" in json.loads(response["body"])["fields"]
     response = lambda_handler.api_lambda_handler(BAD_EVENTS["impossible date"], Context())
-    assert "not a real calendar date" in json.loads(response["body"])["error"]["fields"]["businessDate"]
+    assert "not a real calendar date" in json.loads(response["body"])["fields"]["businessDate"]
 
 
 def test_pipeline_is_created_once_per_container(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -171,7 +171,7 @@ def main() -> int:
     poll_calls, poll_items, _ = results["run page status poll (htmx, every 5 s)"]
     exact_calls, exact_items, _ = results["run page exact-counts section (htmx, once)"]
     print(f"   The run page reads the run and its first files page ({page_calls} req); exact per-status counts")
-    print(f"   (every file item, {exact_items} items in {exact_calls} req) load once in their own htmx request;")
+    print(f"   (every file item read, {exact_items} items in {exact_calls} req) load once in their own htmx request;")
     print(f"   the status poll reads only the run item ({poll_calls} req). The run API detail returns exact")
     print("   fileCounts (SPEC section 4), so it reads every file of the run.")
     print(f"\nB. failed files of a {args.files}-file run via the files API, following `next` "

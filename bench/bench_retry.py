@@ -21,11 +21,10 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -38,7 +37,7 @@ from bench._common import add_rtt, process_cpu_seconds, summary_line, table, ver
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.clients import botocore_config
 from dataplatform.pipeline.config import PipelineConfig
-from dataplatform.pipeline.dispatch import FileMessage
+from dataplatform.pipeline.dispatch import LocalDispatcher
 from dataplatform.pipeline.dynamo import Update
 from dataplatform.pipeline.engine import LocalDynalite
 from dataplatform.pipeline.models import FileRecord, Run
@@ -47,16 +46,6 @@ from dataplatform.pipeline.states import FILE_COUNTER, FileStatus, RunStatus
 from dataplatform.pipeline.timeutil import utc_now
 
 R = TypeVar("R")
-
-
-class CountingDispatcher:
-    def __init__(self) -> None:
-        self.messages: list[FileMessage] = []
-        self._lock = threading.Lock()
-
-    def dispatch(self, messages: Sequence[FileMessage]) -> None:
-        with self._lock:
-            self.messages.extend(messages)
 
 
 def failed_run(p: Pipeline, n: int) -> str:
@@ -118,7 +107,7 @@ def main() -> int:
                 endpoint_url=engine.endpoint_url, worker_threads=args.threads,
                 max_pool_connections=max(args.threads * 2, 10),
             )
-            dispatcher = CountingDispatcher()
+            dispatcher = LocalDispatcher()  # the product's in-process queue: count what arrived
             # Own client (same botocore Config as the product's), so the bench's hooks and
             # options never leak into a process-wide cached client.
             client_config = botocore_config(config)
@@ -149,10 +138,10 @@ def main() -> int:
 
             for _ in range(args.rounds):
                 run_id = failed_run(p, args.files)
-                dispatcher.messages.clear()
+                dispatcher.drain()
                 elapsed, result = measured("parallel", lambda run_id=run_id: run_retry(p, run_id=run_id, actor=actor))
                 parallel_times.append(elapsed)
-                per_file = Counter(m.file_id for m in dispatcher.messages)
+                per_file = Counter(m.file_id for m in dispatcher.drain())
                 assert result.retried == args.files == len(per_file), (result.retried, len(per_file))
                 assert set(per_file.values()) == {1}, "a file was dispatched more than once"
                 run = p.runs.get(run_id, consistent=True)

@@ -55,7 +55,7 @@ from .config import PipelineConfig
 from .cursor import CursorCodec
 from .dynamo import Expr, Page, Table, error_code, serialize
 from .errors import NotFound, StoreUnavailable, ValidationFailed
-from .models import Environment, parse_business_date, to_plain, validate_dataset_name, validate_location
+from .models import DatasetName, Environment, parse_business_date, to_plain, validate_location
 from .schema import page_keys
 from .timeutil import format_ts, utc_now
 
@@ -142,18 +142,13 @@ class DatasetConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, str_strip_whitespace=True)
 
-    dataset_name: StrictStr = Field(alias="datasetName")
+    dataset_name: DatasetName = Field(alias="datasetName", strict=True)
     environment: Environment = Environment.STAGING
     description: StrictStr = Field(default="", max_length=1000)
     locations: list[StrictStr] = Field(default_factory=list, max_length=1000)
     parts: StrictInt = Field(default=1, ge=1, le=MAX_PARTS)
     s3_prefix: StrictStr | None = Field(alias="s3Prefix", default=None, max_length=1024)
     schedule: Schedule | None = None
-
-    @field_validator("dataset_name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return validate_dataset_name(value)
 
     @field_validator("locations")
     @classmethod

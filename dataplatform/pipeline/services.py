@@ -43,13 +43,13 @@ from .errors import (
     ValidationFailed,
 )
 from .models import (
+    DatasetName,
     Environment,
     FileRecord,
     Run,
     SourceType,
     parse_business_date,
     to_dynamo,
-    validate_dataset_name,
     validate_location,
 )
 from .repository import FileMove
@@ -119,7 +119,7 @@ class TriggerRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True, frozen=True)
 
-    datasetName: str = Field(min_length=1, max_length=128)  # camelCase: the wire names of the trigger
+    datasetName: DatasetName  # camelCase: the wire names of the trigger
     businessDate: str = Field(min_length=1, max_length=10)
     sourceType: SourceType = Field(default=SourceType.MANUAL, strict=False)
     sourceTrigger: dict[str, Any] = Field(default_factory=dict)
@@ -127,11 +127,6 @@ class TriggerRequest(BaseModel):
     files: list[str] | None = Field(default=None, max_length=MAX_FILES)
     idempotencyKey: str | None = Field(default=None, min_length=1, max_length=256)
     environment: Environment | None = Field(default=None, strict=False)
-
-    @field_validator("datasetName")
-    @classmethod
-    def _dataset(cls, value: str) -> str:
-        return validate_dataset_name(value)
 
     @field_validator("businessDate")
     @classmethod

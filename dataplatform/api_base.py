@@ -3,6 +3,7 @@ JSON-only error responses, and the documented error responses."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse
@@ -143,7 +144,7 @@ class PipelineViewSet(JsonErrorsMixin, viewsets.ViewSet):
         """`{"results": [...], "next": URL|null}`; the core's signed cursor goes into `cursor=`."""
         url = self.request.build_absolute_uri()
         next_url = replace_query_param(url, "cursor", page.cursor) if page.cursor else None
-        results = serializer_class([to_json(item) for item in page.items], many=True).data
+        results = [represent(serializer_class, item) for item in page.items]
         return Response({"results": results, "next": next_url})
 
 
@@ -152,6 +153,20 @@ def to_json(item: Any) -> Any:
     if hasattr(item, "model_dump"):
         return item.model_dump(mode="json", by_alias=True)
     return item
+
+
+@cache
+def _output_fields(serializer_class: type[serializers.Serializer]) -> tuple[str, ...]:  # type: ignore[type-arg]
+    return tuple(serializer_class._declared_fields)
+
+
+def represent(serializer_class: type[serializers.Serializer], item: Any) -> dict[str, Any]:  # type: ignore[type-arg]
+    """What `serializer_class(to_json(item)).data` answers, without building DRF fields on
+    every call (~1 ms a page): the output serializers document flat field lists over the
+    core's JSON dump, whose values are JSON already. tests/api/test_represent.py checks the
+    two agree for every output serializer."""
+    data = to_json(item)
+    return {name: data[name] for name in _output_fields(serializer_class) if name in data}
 
 
 class ErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]

@@ -13,6 +13,9 @@ PIPELINE = "pipeline"
 
 ROLES: tuple[str, ...] = (VIEWER, OPERATOR, PIPELINE)
 
+# Attribute of a user object holding its role names for the current request.
+ROLE_CACHE = "_dataplatform_roles"
+
 # Roles that may read runs, files, events and datasets.
 READ_ROLES: tuple[str, ...] = (VIEWER, OPERATOR)
 
@@ -23,11 +26,20 @@ def user_roles(user: Any) -> set[str]:
         return set()
     if getattr(user, "is_superuser", False):
         return set(ROLES)
-    cached: set[str] | None = getattr(user, "_dataplatform_roles", None)
+    cached: frozenset[str] | None = getattr(user, ROLE_CACHE, None)
     if cached is None:
-        cached = set(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
-        user._dataplatform_roles = cached
+        from dataplatform.auth import load_roles
+
+        cached = load_roles(user)
     return set(cached)
+
+
+def remember_roles(user: Any, names: Any) -> frozenset[str]:
+    """Keep the role names of `user` for the rest of this request (the user object lives as
+    long as the request; `dataplatform.auth` fills this in the sign-in query)."""
+    found = frozenset(name for name in names if name in ROLES)
+    setattr(user, ROLE_CACHE, found)
+    return found
 
 
 def has_role(user: Any, *roles: str) -> bool:

@@ -7,7 +7,14 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from dataplatform.api_base import FILE_ID_PATTERN, READ_ERRORS, WRITE_ERRORS, PipelineViewSet, error_responses, to_json
+from dataplatform.api_base import (
+    FILE_ID_PATTERN,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    PipelineViewSet,
+    error_responses,
+    represent,
+)
 from dataplatform.permissions import OPERATE, READ, REPORT
 from dataplatform.pipeline import selectors, services
 from files.serializers import FileReportSerializer, FileRetrySerializer, FileSerializer
@@ -33,7 +40,7 @@ class FileViewSet(PipelineViewSet):
     action_roles = {"retrieve": READ, "retry": OPERATE, "status": REPORT}
 
     def retrieve(self, request: Request, fileId: str) -> Response:
-        return Response(FileSerializer(to_json(selectors.file_get(self.pipeline, file_id=fileId))).data)
+        return Response(represent(FileSerializer, selectors.file_get(self.pipeline, file_id=fileId)))
 
     @extend_schema(
         summary="Retry one failed file",
@@ -45,7 +52,7 @@ class FileViewSet(PipelineViewSet):
     def retry(self, request: Request, fileId: str) -> Response:
         self.parse_action_body(FileRetrySerializer, action="file_retry", file_id=fileId)
         record = services.file_retry(self.pipeline, file_id=fileId, actor=self.actor())
-        return Response(FileSerializer(to_json(record)).data)
+        return Response(represent(FileSerializer, record))
 
     @extend_schema(
         summary="Worker report: a file moved to a new status",
@@ -65,4 +72,4 @@ class FileViewSet(PipelineViewSet):
             error=body.get("error"),
             actor=self.actor(),
         )
-        return Response(FileSerializer(to_json(record)).data)
+        return Response(represent(FileSerializer, record))

@@ -15,6 +15,7 @@ from dataplatform.api_base import (
     PageQuery,
     PipelineViewSet,
     error_responses,
+    represent,
     to_json,
 )
 from dataplatform.permissions import OPERATE, READ, TRIGGER
@@ -93,7 +94,7 @@ class RunViewSet(PipelineViewSet):
         body = self.parse_body(TriggerSerializer)
         result = services.run_trigger(self.pipeline, request=body, actor=self.actor())
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
-        return Response(RunSerializer(to_json(result.run)).data, status=code)
+        return Response(represent(RunSerializer, result.run), status=code)
 
     def retrieve(self, request: Request, runId: str) -> Response:
         run = selectors.run_get(self.pipeline, run_id=runId)
@@ -136,7 +137,7 @@ class RunViewSet(PipelineViewSet):
     def cancel(self, request: Request, runId: str) -> Response:
         body = self.parse_action_body(CancelSerializer, action="cancel", run_id=runId)
         run = services.run_cancel(self.pipeline, run_id=runId, reason=body.get("reason"), actor=self.actor())
-        return Response(RunSerializer(to_json(run)).data)
+        return Response(represent(RunSerializer, run))
 
     @extend_schema(
         summary="Retry the failed files of a run",

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
 from django import template
 from django.conf import settings
+from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from dataplatform import roles
 from dataplatform.pipeline.models import Run
@@ -144,11 +148,75 @@ STATUS_ICONS = {
 }
 
 
-@register.inclusion_tag("components/badge.html")
-def badge(status: Any) -> dict[str, str]:
+@register.simple_tag
+def badge(status: Any) -> SafeString:
     """A status badge: colour class, icon and the text label (colour-blind safe)."""
     value = str(getattr(status, "value", status))
-    return {"status": value, "label": STATUS_LABELS.get(value, value), "icon": STATUS_ICONS.get(value, "•")}
+    return format_html(
+        '<span class="badge badge-{}"><span class="badge-icon" aria-hidden="true">{}</span>{}</span>',
+        value, STATUS_ICONS.get(value, "•"), STATUS_LABELS.get(value, value),
+    )
+
+
+@register.simple_tag
+def progress_bar(run: Run) -> SafeString:
+    """The progress of a run: an SVG bar (processed, failed) and the counts in words."""
+    bar = progress(run)
+    words = format_html("{} processed, {} failed, {} pending of {}", bar["done"], bar["failed"], bar["working"],
+                        bar["total"])
+    failed = format_html(' + <span class="n-failed">{} failed</span>', bar["failed"]) if bar["failed"] else ""
+    working = format_html(' <span class="muted">({} pending)</span>', bar["working"]) if bar["working"] else ""
+    return format_html(
+        '<div class="progress" title="{words}">'
+        '<svg class="progress-bar" viewBox="0 0 100 6" preserveAspectRatio="none" role="img" '
+        'aria-label="{percent}% done: {words}">'
+        '<rect class="progress-track" x="0" y="0" width="100" height="6"></rect>'
+        '<rect class="progress-done" x="0" y="0" width="{done_pct}" height="6"></rect>'
+        '<rect class="progress-failed" x="{done_pct}" y="0" width="{failed_pct}" height="6"></rect></svg>'
+        '<span class="progress-text" data-progress><span class="n-done">{done}</span>{failed} / {total}{working}'
+        "</span></div>",
+        words=words, percent=bar["percent"], done_pct=bar["done_pct"], failed_pct=bar["failed_pct"],
+        done=bar["done"], failed=failed, total=bar["total"], working=working,
+    )
+
+
+_ARG = "RunMonitorPathArgument"
+# Characters Django's reverse() leaves unquoted in a path argument, minus "/" (a str converter
+# argument is one path segment).
+_SEGMENT_SAFE = "!$&'()*+,;=~:@"
+
+
+@lru_cache(maxsize=128)
+def _path_parts(name: str, with_arg: bool, prefix: str, urlconf: Any) -> tuple[str, str]:
+    url = reverse(name, args=[_ARG] if with_arg else None)
+    head, _, tail = url.partition(_ARG)
+    return head, tail
+
+
+@register.simple_tag
+def href(name: str, arg: Any = None) -> str:
+    """The path of the URL pattern `name` with at most one argument, like {% url %} but reversed
+    once per pattern: row templates call it for every run and file of a page."""
+    head, tail = _path_parts(name, arg is not None, get_script_prefix(), get_urlconf())
+    if arg is None:
+        return head
+    return f"{head}{quote(str(arg), safe=_SEGMENT_SAFE)}{tail}"
+
+
+@register.simple_tag
+def choice_select(field: Any) -> SafeString:
+    """A <select> for a ChoiceField of a filter form, built in Python (Django's widget renders
+    a template per option); the submitted value stays selected."""
+    current = field.value()
+    current = "" if current is None else str(current)
+    options = [
+        format_html('<option value="{}"{}>{}</option>', value, " selected" if str(value) == current else "", label)
+        for value, label in field.field.choices
+    ]
+    return format_html(
+        '<select name="{}" id="{}">{}</select>', field.html_name, field.auto_id,
+        SafeString("".join(options)),
+    )
 
 
 @register.filter

@@ -1,0 +1,117 @@
+"""The per-request sign-in lookups (dataplatform.auth, dataplatform.sessions): few queries,
+the same answers as Django's defaults, and no caching across requests."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.contrib.sessions.models import Session
+from django.test import Client
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from dataplatform import roles
+from dataplatform.auth import RoleAwareModelBackend, RoleAwareTokenAuthentication, fetch_by, load_roles
+
+pytestmark = pytest.mark.django_db
+
+
+def _user(name: str, *groups: str) -> User:
+    user = User.objects.create_user(username=name, password="pw-for-tests-only-123")
+    for group in groups:
+        user.groups.add(Group.objects.get_or_create(name=group)[0])
+    return user
+
+
+def test_fetch_by_matches_the_orm_field_for_field() -> None:
+    user = _user("alice", "viewer")
+    user.last_login = timezone.now()
+    user.save()
+    fetched = fetch_by(User, "id", user.pk)
+    expected = User.objects.get(pk=user.pk)
+    for field in User._meta.concrete_fields:
+        assert getattr(fetched, field.attname) == getattr(expected, field.attname), field.attname
+    assert fetched._state.adding is False
+    assert fetch_by(User, "id", 10**9) is None
+
+
+def test_backend_refuses_inactive_unknown_and_malformed_ids() -> None:
+    backend = RoleAwareModelBackend()
+    user = _user("bob")
+    assert backend.get_user(user.pk) == user
+    assert backend.get_user(str(user.pk)) == user  # session values are strings
+    assert backend.get_user("not-a-number") is None
+    assert backend.get_user(10**9) is None
+    user.is_active = False
+    user.save()
+    assert backend.get_user(user.pk) is None
+
+
+def test_token_authentication_answers_like_drf() -> None:
+    from rest_framework.exceptions import AuthenticationFailed
+
+    user = _user("carol", "operator")
+    token = Token.objects.create(user=user)
+    found_user, found_token = RoleAwareTokenAuthentication().authenticate_credentials(token.key)
+    assert found_user == user and found_token == token and found_token.user == user
+    with pytest.raises(AuthenticationFailed, match="Invalid token"):
+        RoleAwareTokenAuthentication().authenticate_credentials("0" * 40)
+    user.is_active = False
+    user.save()
+    with pytest.raises(AuthenticationFailed, match="inactive"):
+        RoleAwareTokenAuthentication().authenticate_credentials(token.key)
+
+
+def test_roles_come_from_one_query_and_only_role_groups_count() -> None:
+    user = _user("dave", "operator", "viewer", "some-other-group")
+    assert load_roles(user) == {"operator", "viewer"}
+    assert roles.user_roles(user) == {"operator", "viewer"}
+
+
+def test_dashboard_request_costs_three_small_queries(django_assert_num_queries, web_pipeline) -> None:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(_user("erin", "operator"))
+    client.get("/datasets/")  # warm: first request may set the CSRF cookie etc.
+    with django_assert_num_queries(3):  # session, user, roles
+        response = client.get("/datasets/")
+    assert response.status_code == 200
+    assert b"operator" in response.content
+
+
+def test_api_request_costs_three_small_queries(django_assert_num_queries, web_pipeline) -> None:  # type: ignore[no-untyped-def]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=_user('frank', 'viewer')).key}")
+    with django_assert_num_queries(3):  # token, user, roles
+        response = client.get("/api/v1/datasets/")
+    assert response.status_code == 200, response.content
+
+
+def test_a_removed_role_applies_on_the_next_request(web_pipeline) -> None:  # type: ignore[no-untyped-def]
+    user = _user("grace", "viewer")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    assert client.get("/api/v1/datasets/").status_code == 200
+    user.groups.clear()
+    assert client.get("/api/v1/datasets/").status_code == 403
+
+
+def test_sessions_end_on_logout_expiry_and_deactivation(web_pipeline) -> None:  # type: ignore[no-untyped-def]
+    user = _user("heidi", "viewer")
+    client = Client()
+    client.force_login(user)
+    assert client.get("/datasets/").status_code == 200
+    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+    assert client.get("/datasets/").status_code == 302  # expired: back to the login page
+
+    client.force_login(user)
+    assert client.get("/datasets/").status_code == 200
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    assert client.get("/datasets/").status_code == 302
+
+    User.objects.filter(pk=user.pk).update(is_active=True)
+    client.force_login(user)
+    client.post("/accounts/logout/")
+    assert client.get("/datasets/").status_code == 302

@@ -2,8 +2,9 @@
 
     .venv/bin/python -m bench.bench_runs_page [--n 200] [--rtt-ms 0]
 
-Server time = one whole request handled in-process by Django's test Client (middleware,
-session or token auth on SQLite, the core, template/JSON rendering). The floor is
+Server time = one whole request through the project's WSGI application, called in-process
+the way gunicorn calls it (middleware, session or token auth on SQLite, the core,
+template/JSON rendering, the access log line, closing the response). The floor is
 `client.query` on datasetName-businessDate-index with the same key and limit on a plain
 boto3 client. Targets: <= 2x the floor, 1 DynamoDB request per page.
 
@@ -14,15 +15,17 @@ fixed Django cost weighs more in the ratio than against an in-region DynamoDB.""
 from __future__ import annotations
 
 import argparse
-import time
+import json
+import statistics
 
 from bench._common import (
+    WsgiCaller,
     add_rtt,
     bench_engine,
     dynamo_calls,
+    interleaved_ms,
     load_demo_data,
     make_user,
-    median_ms,
     pipeline_from_settings,
     setup_django,
     summary_line,
@@ -35,7 +38,7 @@ PAGE_SIZE = 50  # runs.views.PAGE_SIZE and the API's default limit
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--n", type=int, default=200, help="timed calls per target (median reported)")
+    parser.add_argument("--n", type=int, default=400, help="timed calls per target (median reported)")
     parser.add_argument("--dataset", default="bond-prices")
     parser.add_argument("--rtt-ms", type=float, default=0.0, help="modelled round trip per DynamoDB request")
     args = parser.parse_args()
@@ -73,39 +76,40 @@ def main() -> int:
 
         operator, _ = make_user("bench-operator", "operator", password="bench-password-123")  # noqa: S106
         _, token = make_user("bench-viewer", "viewer")
-        page_client = Client()
-        page_client.force_login(operator)
-        api_client = Client(HTTP_AUTHORIZATION=f"Token {token}")
+        login = Client()
+        login.force_login(operator)
+        page_client = WsgiCaller.for_client(login)
+        api_client = WsgiCaller(headers={"Authorization": f"Token {token}"})
         page_url = f"/runs/?datasetName={args.dataset}&businessDate={day}"
         api_url = f"/api/v1/runs/?datasetName={args.dataset}&businessDate={day}"
 
         def page() -> None:
-            response = page_client.get(page_url)
-            assert response.status_code == 200, response.status_code
+            status, _ = page_client.get(page_url)
+            assert status == 200, status
 
         def api() -> None:
-            response = api_client.get(api_url)
-            assert response.status_code == 200, response.status_code
+            status, _ = api_client.get(api_url)
+            assert status == 200, status
 
-        body = api_client.get(api_url).json()
+        status, content = api_client.get(api_url)
+        body = json.loads(content)
         assert len(body["results"]) == len(items), (len(body["results"]), len(items))
+        status, content = page_client.get(page_url)
+        assert status == 200, status
+        assert all(item["runId"]["S"].encode() in content for item in items)
         _, page_calls, page_ops = dynamo_calls(page)
         _, api_calls, api_ops = dynamo_calls(api)
 
-        # Interleave the three targets in rounds so a disturbance hits all of them alike.
-        rounds = 4
-        floor_s, page_s, api_s = [], [], []
-        started = time.perf_counter()
-        for _ in range(rounds):
-            floor_s.append(median_ms(lambda: raw.query(**request), args.n // rounds))
-            page_s.append(median_ms(page, args.n // rounds))
-            api_s.append(median_ms(api, args.n // rounds))
-        elapsed = time.perf_counter() - started
-        floor, page_ms, api_ms = min(floor_s), min(page_s), min(api_s)
+        # Interleave the three targets in short blocks, so a disturbance of this shared machine
+        # hits all of them alike; report the median of each.
+        targets = {"floor": lambda: raw.query(**request), "page": page, "api": api}
+        samples = interleaved_ms(targets, args.n)
+        floor, page_ms, api_ms = (statistics.median(samples[name]) for name in ("floor", "page", "api"))
+        elapsed = sum(sum(values) for values in samples.values()) / 1000
 
     network = f"modelled RTT {args.rtt_ms:g} ms" if args.rtt_ms else "raw loopback"
     print(f"\nruns of {args.dataset} on {day}: {len(items)} items; {network}; {args.n} calls per target, "
-          f"median per round, best of {rounds} rounds ({elapsed:.1f} s)")
+          f"in interleaved blocks of 20, medians ({elapsed:.1f} s)")
     rows = [
         ["raw boto3 query (floor)", f"{floor:.2f}", "-", "1.00x", 1, "-"],
         ["GET /runs/ (page, session)", f"{page_ms:.2f}", f"+{page_ms - floor:.2f}", f"{page_ms / floor:.2f}x",

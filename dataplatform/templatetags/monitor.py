@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from functools import lru_cache
+from html import escape
 from typing import Any
 from urllib.parse import quote
 
 from django import template
 from django.conf import settings
 from django.urls import get_script_prefix, get_urlconf, reverse
-from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from dataplatform import roles
@@ -148,13 +148,20 @@ STATUS_ICONS = {
 }
 
 
+# The components below run for every row of a page (50 runs or files), so they build their
+# HTML with the standard library's escape instead of format_html, whose lazy-string checks
+# cost ~10 us per value. Numbers need no escaping; every string is escaped.
+
+
 @register.simple_tag
 def badge(status: Any) -> SafeString:
     """A status badge: colour class, icon and the text label (colour-blind safe)."""
     value = str(getattr(status, "value", status))
-    return format_html(
-        '<span class="badge badge-{}"><span class="badge-icon" aria-hidden="true">{}</span>{}</span>',
-        value, STATUS_ICONS.get(value, "•"), STATUS_LABELS.get(value, value),
+    css, icon, label = (
+        escape(value), escape(STATUS_ICONS.get(value, "•")), escape(STATUS_LABELS.get(value, value))
+    )
+    return SafeString(
+        f'<span class="badge badge-{css}"><span class="badge-icon" aria-hidden="true">{icon}</span>{label}</span>'
     )
 
 
@@ -162,21 +169,20 @@ def badge(status: Any) -> SafeString:
 def progress_bar(run: Run) -> SafeString:
     """The progress of a run: an SVG bar (processed, failed) and the counts in words."""
     bar = progress(run)
-    words = format_html("{} processed, {} failed, {} pending of {}", bar["done"], bar["failed"], bar["working"],
-                        bar["total"])
-    failed = format_html(' + <span class="n-failed">{} failed</span>', bar["failed"]) if bar["failed"] else ""
-    working = format_html(' <span class="muted">({} pending)</span>', bar["working"]) if bar["working"] else ""
-    return format_html(
-        '<div class="progress" title="{words}">'
+    done, failed, working, total = (int(bar[key]) for key in ("done", "failed", "working", "total"))
+    done_pct, failed_pct, percent = (float(bar[key]) for key in ("done_pct", "failed_pct", "percent"))
+    words = f"{done} processed, {failed} failed, {working} pending of {total}"
+    failed_text = f' + <span class="n-failed">{failed} failed</span>' if failed else ""
+    working_text = f' <span class="muted">({working} pending)</span>' if working else ""
+    return SafeString(
+        f'<div class="progress" title="{words}">'
         '<svg class="progress-bar" viewBox="0 0 100 6" preserveAspectRatio="none" role="img" '
-        'aria-label="{percent}% done: {words}">'
+        f'aria-label="{percent:g}% done: {words}">'
         '<rect class="progress-track" x="0" y="0" width="100" height="6"></rect>'
-        '<rect class="progress-done" x="0" y="0" width="{done_pct}" height="6"></rect>'
-        '<rect class="progress-failed" x="{done_pct}" y="0" width="{failed_pct}" height="6"></rect></svg>'
-        '<span class="progress-text" data-progress><span class="n-done">{done}</span>{failed} / {total}{working}'
-        "</span></div>",
-        words=words, percent=bar["percent"], done_pct=bar["done_pct"], failed_pct=bar["failed_pct"],
-        done=bar["done"], failed=failed, total=bar["total"], working=working,
+        f'<rect class="progress-done" x="0" y="0" width="{done_pct:g}" height="6"></rect>'
+        f'<rect class="progress-failed" x="{done_pct:g}" y="0" width="{failed_pct:g}" height="6"></rect></svg>'
+        f'<span class="progress-text" data-progress><span class="n-done">{done}</span>{failed_text} / {total}'
+        f"{working_text}</span></div>"
     )
 
 
@@ -209,14 +215,12 @@ def choice_select(field: Any) -> SafeString:
     a template per option); the submitted value stays selected."""
     current = field.value()
     current = "" if current is None else str(current)
-    options = [
-        format_html('<option value="{}"{}>{}</option>', value, " selected" if str(value) == current else "", label)
+    options = "".join(
+        f'<option value="{escape(str(value))}"{" selected" if str(value) == current else ""}>'
+        f"{escape(str(label))}</option>"
         for value, label in field.field.choices
-    ]
-    return format_html(
-        '<select name="{}" id="{}">{}</select>', field.html_name, field.auto_id,
-        SafeString("".join(options)),
     )
+    return SafeString(f'<select name="{escape(field.html_name)}" id="{escape(field.auto_id)}">{options}</select>')
 
 
 @register.filter

@@ -56,7 +56,9 @@ def test_token_authentication_answers_like_drf() -> None:
     user = _user("carol", "operator")
     token = Token.objects.create(user=user)
     found_user, found_token = RoleAwareTokenAuthentication().authenticate_credentials(token.key)
-    assert found_user == user and found_token == token and found_token.user == user
+    assert found_user == user
+    assert found_token == token
+    assert found_token.user == user
     with pytest.raises(AuthenticationFailed, match="Invalid token"):
         RoleAwareTokenAuthentication().authenticate_credentials("0" * 40)
     user.is_active = False

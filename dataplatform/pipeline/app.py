@@ -8,11 +8,14 @@ from typing import Any
 
 from .audit import AuditRepository
 from .clients import get_client
+from .concurrency import ReadPool
 from .config import PipelineConfig
 from .cursor import CursorCodec
 from .datasets import DatasetRepository
 from .dispatch import Dispatcher, make_dispatcher
 from .repository import FileRepository, RunRepository
+
+READ_CONCURRENCY = 8
 
 
 class Pipeline:
@@ -22,8 +25,10 @@ class Pipeline:
         self.config = config
         self.client = client if client is not None else get_client("dynamodb", config)
         self.codec = CursorCodec(config.cursor_secret)
+        # Independent reads of one request made at once (a count per status, runs per status).
+        self.reads = ReadPool(min(config.worker_threads, READ_CONCURRENCY))
         self.runs = RunRepository(self.client, config, self.codec)
-        self.files = FileRepository(self.client, config, self.codec)
+        self.files = FileRepository(self.client, config, self.codec, reads=self.reads)
         self.datasets = DatasetRepository(self.client, config, self.codec)
         self.dispatcher: Dispatcher = dispatcher if dispatcher is not None else make_dispatcher(config)
         self.audit = AuditRepository(self.client, config, self.codec)

@@ -6,6 +6,7 @@ benchmark) calls `start()` before a unit of work and reads `current()` after it.
 from __future__ import annotations
 
 import contextvars
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +29,8 @@ class CallStats:
 
 _stats: contextvars.ContextVar[CallStats | None] = contextvars.ContextVar("dynamodb_stats", default=None)
 _started: contextvars.ContextVar[float | None] = contextvars.ContextVar("dynamodb_call_started", default=None)
+# Calls made at once for one request (concurrency.ReadPool) add to the same counters.
+_count_lock = threading.Lock()
 
 
 def start() -> CallStats:
@@ -64,11 +67,12 @@ def _after(model: Any = None, **kwargs: Any) -> None:
     elapsed = time.perf_counter() - began
     name = getattr(model, "name", "unknown")
     node: CallStats | None = stats
-    while node is not None:
-        node.calls += 1
-        node.seconds += elapsed
-        node.operations[name] = node.operations.get(name, 0) + 1
-        node = node.parent
+    with _count_lock:
+        while node is not None:
+            node.calls += 1
+            node.seconds += elapsed
+            node.operations[name] = node.operations.get(name, 0) + 1
+            node = node.parent
 
 
 def instrument(client: Any) -> Any:

@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from .concurrency import ReadPool
 from .config import PipelineConfig
 from .cursor import CursorCodec
 from .dynamo import ABSENT, Expr, Page, Table, Update, deserialize, error_code, is_condition_failure, serialize
@@ -240,8 +241,11 @@ class RunRepository:
 
 
 class FileRepository:
-    def __init__(self, client: Any, config: PipelineConfig, codec: CursorCodec) -> None:
+    def __init__(
+        self, client: Any, config: PipelineConfig, codec: CursorCodec, *, reads: ReadPool | None = None
+    ) -> None:
         self.table = Table(client, config.file_table, codec, page_keys(config, config.file_table))
+        self.reads = reads if reads is not None else ReadPool(1)
         # Falls back to runId-index + filter on tables that lack our runId-status-index.
         self.has_run_status_index = True
 
@@ -392,17 +396,19 @@ class FileRepository:
     def count_by_status(self, run_id: str) -> dict[str, int]:
         """Exact per-status counts of a run's files, computed from FileTable.
 
-        With runId-status-index: one Select=COUNT Query per status (DynamoDB still reads the
-        items, but returns only numbers: a fraction of the transfer and parsing). Without it:
+        With runId-status-index: one Select=COUNT Query per status, made at once (DynamoDB
+        still reads the items, but returns only numbers: a fraction of the transfer and
+        parsing). Without it:
         the statuses of every file through runId-index."""
 
+        def count(status: FileStatus) -> int:
+            request, expr = self._run_request(run_id, status)
+            request.update(expr.kwargs())
+            return self.table.count(request)
+
         def counted() -> dict[str, int]:
-            counts: dict[str, int] = {}
-            for status in FileStatus:
-                request, expr = self._run_request(run_id, status)
-                request.update(expr.kwargs())
-                counts[status.value] = self.table.count(request)
-            return counts
+            statuses = list(FileStatus)
+            return {s.value: n for s, n in zip(statuses, self.reads.map(count, statuses), strict=True)}
 
         if self.has_run_status_index:
             try:

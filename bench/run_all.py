@@ -37,8 +37,9 @@ Notes:
   botocore's before-send hook) to the raw client and to the app's client.
 - Retry: on loopback there is no network wait to overlap: every write is CPU in boto3 (one
   GIL) plus CPU in dynalite (one Node process), so 16 threads on 2 cores only overlap those
-  two (~1.2-1.4x). With a modelled 5 ms round trip the sequential loop pays every wait while
-  the pool overlaps them, and the ratio is bounded by the client's CPU per write (~2 ms).
+  two; the benchmark prints the ceiling its measured CPU allows (dynalite's single thread
+  alone caps any client at ~2-2.5x here). With a modelled 5 ms round trip the sequential
+  loop pays every wait while the pool overlaps them, and the CPU per write is the limit.
 - Throughput: wrk, gunicorn (2 workers x 4 threads) and dynalite share the same 2 cores."""
 
 

@@ -15,7 +15,7 @@ from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.safestring import SafeString
 
 from dataplatform import roles
-from dataplatform.pipeline.models import Run
+from dataplatform.pipeline.models import FileRecord, Run
 from dataplatform.pipeline.states import RUN_IN_FLIGHT
 
 register = template.Library()
@@ -183,6 +183,58 @@ def progress_bar(run: Run) -> SafeString:
         f'<rect class="progress-failed" x="{done_pct:g}" y="0" width="{failed_pct:g}" height="6"></rect></svg>'
         f'<span class="progress-text" data-progress><span class="n-done">{done}</span>{failed_text} / {total}'
         f"{working_text}</span></div>"
+    )
+
+
+def _time(value: datetime) -> str:
+    """`<time>` with the exact UTC instant in its title and a relative age as its text."""
+    return f'<time datetime="{escape(value.isoformat())}" title="{utc(value)}">{escape(age(value))}</time>'
+
+
+@register.simple_tag
+def run_row(run: Run) -> SafeString:
+    """One row of the runs table; a run in flight polls its own row every 5 s (htmx)."""
+    run_id = escape(run.run_id)
+    poll = (
+        f' data-poll hx-get="{escape(href("run-row", run.run_id))}" hx-trigger="every 5s, poll-now"'
+        ' hx-swap="outerHTML"' if run.status in RUN_IN_FLIGHT else ""
+    )
+    env, source = escape(str(run.environment.value)), escape(str(run.source_type.value))
+    return SafeString(
+        f'<tr id="run-{run_id}" class="run-row"{poll}>'
+        f'<td class="col-status">{badge(run.status)}</td>'
+        f'<td class="col-dataset"><a class="strong" href="{escape(href("run-page", run.run_id))}">'
+        f'{escape(run.dataset_name)}</a><div class="sub mono" title="Run id">{run_id}</div></td>'
+        f'<td class="col-date mono">{run.business_date.isoformat()}</td>'
+        f'<td class="col-env"><span class="tag tag-{env}">{env}</span></td>'
+        f'<td class="col-source">{source}</td>'
+        f'<td class="col-created">{_time(run.created_at)}<div class="sub mono">{utc(run.created_at)}</div></td>'
+        f'<td class="col-progress">{progress_bar(run)}</td></tr>'
+    )
+
+
+ERROR_TEXT_LENGTH = 140
+NO_VALUE = "\N{EN DASH}"
+
+
+@register.simple_tag
+def file_row(record: FileRecord) -> SafeString:
+    """One row of a run's files table."""
+    error = record.error
+    text = ""
+    if error:
+        text = str((error.get("message") if isinstance(error, dict) else None) or error)
+        if len(text) > ERROR_TEXT_LENGTH:
+            text = text[: ERROR_TEXT_LENGTH - 1] + "…"
+    location = escape(record.location)
+    return SafeString(
+        f'<tr><td class="col-status">{badge(record.status)}</td>'
+        f'<td><a class="mono" href="{escape(href("file-page", record.file_id))}">{escape(record.file_id)}</a></td>'
+        f'<td class="mono loc" title="{location}">{location}</td>'
+        f'<td class="num">{escape(human_size(record.file_size)) or NO_VALUE}</td>'
+        f'<td class="num">{int(record.attempts)}</td>'
+        f"<td>{_time(record.last_updated)}</td>"
+        f'<td class="err">{escape(text)}</td></tr>'
     )
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from dataplatform.pipeline.models import Run
-from dataplatform.templatetags.monitor import badge, choice_select, href, progress_bar
+from dataplatform.pipeline.models import FileRecord, Run
+from dataplatform.templatetags.monitor import badge, choice_select, file_row, href, progress_bar, run_row
 from runs.forms import RunFilterForm
 
 
@@ -60,3 +60,48 @@ def test_progress_bar_counts_and_widths() -> None:
     assert 'x="33.33" y="0" width="33.33"' in html
     assert '<span class="n-failed">1 failed</span>' in html
     assert "(1 pending)" in html
+
+
+def _run(status: str) -> Run:
+    return Run.model_validate({
+        "runId": "sales-20260105-ab12", "datasetName": "sales", "businessDate": "2026-01-05",
+        "createdAt": "2026-01-05T06:07:08Z", "status": status, "resolvedFiles": 2, "processedFiles": 1,
+    })
+
+
+def test_run_row_polls_only_while_the_run_is_in_flight() -> None:
+    live = run_row(_run("processing"))
+    assert live.startswith('<tr id="run-sales-20260105-ab12" class="run-row" data-poll ')
+    assert 'hx-get="/runs/sales-20260105-ab12/row/"' in live
+    assert 'href="/runs/sales-20260105-ab12/"' in live
+    assert '<td class="col-date mono">2026-01-05</td>' in live
+    assert 'title="2026-01-05 06:07:08 UTC"' in live
+    assert 'datetime="2026-01-05T06:07:08+00:00"' in live
+    done = run_row(_run("success"))
+    assert "data-poll" not in done
+    assert "hx-get" not in done
+
+
+def _file(**extra: object) -> FileRecord:
+    return FileRecord.model_validate({
+        "fileId": "sales-20260105-ab12-f00001", "runId": "sales-20260105-ab12", "datasetName": "sales",
+        "businessDate": "2026-01-05", "location": "s3://bucket/sales/<part>.csv", "status": "failed",
+        "lastUpdated": "2026-01-05T06:07:08Z", **extra,
+    })
+
+
+def test_file_row_escapes_and_shortens_the_error() -> None:
+    html = file_row(_file(error={"message": "<b>" + "x" * 200}, attempts=2, fileSize=2048))
+    assert "<b>" not in html
+    assert "&lt;b&gt;" in html
+    assert "x" * 136 + "…</td>" in html  # 140 characters: "<b>" + 136 x + the ellipsis
+    assert "&lt;part&gt;.csv" in html
+    assert '<td class="num">2.0 KiB</td><td class="num">2</td>' in html
+    assert 'href="/files/sales-20260105-ab12-f00001/"' in html
+
+
+def test_file_row_without_size_or_error_message() -> None:
+    html = file_row(_file(error={"code": "timeout"}))
+    assert '<td class="num">\N{EN DASH}</td>' in html
+    assert "{&#x27;code&#x27;: &#x27;timeout&#x27;}" in html
+    assert '<td class="err"></td>' in file_row(_file(status="pending"))

@@ -11,6 +11,8 @@ from urllib.parse import quote
 
 from django import template
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.safestring import SafeString
 
@@ -236,6 +238,34 @@ def file_row(record: FileRecord) -> SafeString:
         f"<td>{_time(record.last_updated)}</td>"
         f'<td class="err">{escape(text)}</td></tr>'
     )
+
+
+@register.simple_tag
+def page_assets() -> SafeString:
+    """The stylesheet and scripts of every page (no inline code: CSP allows only self)."""
+    return _page_assets()
+
+
+@lru_cache(maxsize=1)
+def _page_assets() -> SafeString:
+    # Static URLs are fixed for the life of a process (hashed names come from the manifest
+    # read at start-up), so the tags are built once instead of on every page.
+    from django.templatetags.static import static
+    from django_htmx.jinja import htmx_script
+
+    return SafeString(
+        f'<link rel="stylesheet" href="{escape(static("css/app.css"))}">\n  {htmx_script()}\n'
+        f'  <script src="{escape(static("js/app.js"))}" defer></script>'
+    )
+
+
+@receiver(setting_changed)
+def _forget_cached_tags(*, setting: str, **_: Any) -> None:
+    """Tests that change static or URL settings get fresh asset tags and paths."""
+    if setting in {"STATIC_URL", "STORAGES", "STATIC_ROOT", "DEBUG"}:
+        _page_assets.cache_clear()
+    if setting in {"ROOT_URLCONF", "FORCE_SCRIPT_NAME"}:
+        _path_parts.cache_clear()
 
 
 _ARG = "RunMonitorPathArgument"

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from dataplatform.pipeline.models import FileRecord, Run
 from dataplatform.templatetags.monitor import badge, choice_select, file_row, href, progress_bar, run_row
-from runs.forms import RunFilterForm
+from runs.forms import CalendarForm, FileFilterForm, RunFilterForm
 
 
 @pytest.mark.parametrize(
@@ -105,3 +105,24 @@ def test_file_row_without_size_or_error_message() -> None:
     assert '<td class="num">\N{EN DASH}</td>' in html
     assert "{&#x27;code&#x27;: &#x27;timeout&#x27;}" in html
     assert '<td class="err"></td>' in file_row(_file(status="pending"))
+
+
+def _field_state(form_class: type) -> dict[str, object]:
+    return {
+        name: (repr(field.widget.attrs), list(getattr(field, "choices", [])), dict(field.error_messages),
+               field.required, field.initial, field.label)
+        for name, field in form_class.base_fields.items()
+    }
+
+
+@pytest.mark.parametrize("form_class", [RunFilterForm, FileFilterForm, CalendarForm])
+def test_query_forms_share_their_fields_and_never_change_them(form_class: type) -> None:
+    before = _field_state(form_class)
+    for data in ({}, {"status": "bogus"}, {"businessDate": "2026-02-30"}, {"datasetName": "<x>"},
+                 {"status": "failed", "environment": "prod", "fileStatus": "failed", "days": "400"}):
+        form = form_class(data)
+        form.is_valid()
+        for bound in form:
+            str(bound.value())
+        assert form.fields is form_class.base_fields
+    assert _field_state(form_class) == before

@@ -17,6 +17,18 @@ from typing import TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
+# Set in the pool's threads: a map called from inside a task runs in that thread instead of
+# waiting for pool threads that may all be busy waiting themselves (no nested deadlock).
+_inside = threading.local()
+
+
+def _task(fn: Callable[[T], R], item: T) -> R:
+    _inside.active = True
+    try:
+        return fn(item)
+    finally:
+        _inside.active = False
+
 
 class ReadPool:
     def __init__(self, workers: int) -> None:
@@ -35,10 +47,10 @@ class ReadPool:
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """`[fn(item) for item in items]`, the calls made concurrently; results in order, the
         first failure (in order) raised once every call has ended."""
-        if len(items) <= 1 or self.workers <= 1:
+        if len(items) <= 1 or self.workers <= 1 or getattr(_inside, "active", False):
             return [fn(item) for item in items]
         pool = self._executor()
-        futures = [pool.submit(contextvars.copy_context().run, fn, item) for item in items]
+        futures = [pool.submit(contextvars.copy_context().run, _task, fn, item) for item in items]
         errors = [future.exception() for future in futures]
         for error in errors:
             if error is not None:

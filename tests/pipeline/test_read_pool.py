@@ -54,6 +54,17 @@ def test_one_worker_or_one_item_runs_in_the_calling_thread() -> None:
     assert ReadPool(8).map(lambda _: threading.get_ident(), [1]) == [caller]
 
 
+def test_a_map_inside_a_task_runs_in_that_task_instead_of_waiting_for_busy_workers() -> None:
+    pool = ReadPool(2)
+
+    def outer(n: int) -> list[int]:
+        # Both workers are busy with outer tasks: a nested map on the pool would wait forever.
+        return pool.map(lambda m: n * 10 + m, [1, 2, 3])
+
+    assert pool.map(outer, [1, 2, 3, 4]) == [[11, 12, 13], [21, 22, 23], [31, 32, 33], [41, 42, 43]]
+    pool.close()
+
+
 def test_a_pool_made_before_a_fork_is_replaced_in_the_child(monkeypatch: pytest.MonkeyPatch) -> None:
     pool = ReadPool(2)
     pool.map(lambda n: n, [1, 2])

@@ -11,10 +11,10 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .clients import new_client
 from .config import PipelineConfig
 
 
@@ -41,26 +41,20 @@ class HealthChecker:
     _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=4))
 
     def _client(self) -> Any:
-        if self.client is None:
-            # Own client: one attempt, short timeouts, so a hung endpoint answers fast.
-            kwargs: dict[str, Any] = {
-                "region_name": self.config.region,
-                "config": Config(
+        with self._lock:
+            if self.client is None:
+                # Own client: one attempt, short timeouts, so a hung endpoint answers fast.
+                config = Config(
                     connect_timeout=min(1.0, self.budget_seconds / 2),
                     read_timeout=min(1.5, self.budget_seconds / 2),
                     retries={"mode": "standard", "total_max_attempts": 1},
                     max_pool_connections=4,
-                ),
-            }
-            if self.config.endpoint_url:
-                kwargs["endpoint_url"] = self.config.endpoint_url
-                session = boto3.session.Session()
-                if session.get_credentials() is None:
-                    kwargs.update(aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
-                self.client = session.client("dynamodb", **kwargs)
-            else:
-                self.client = boto3.session.Session().client("dynamodb", **kwargs)
-        return self.client
+                )
+                kwargs: dict[str, Any] = {"region_name": self.config.region, "config": config}
+                if self.config.endpoint_url:
+                    kwargs["endpoint_url"] = self.config.endpoint_url
+                self.client = new_client("dynamodb", **kwargs)
+            return self.client
 
     def _probe(self, table: str, key: str) -> str:
         try:

@@ -17,6 +17,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import connections, router
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
@@ -90,7 +91,7 @@ class RoleAwareModelBackend(ModelBackend):
         user_model = get_user_model()
         try:
             key = user_model._meta.pk.to_python(user_id)
-        except Exception:
+        except (ValidationError, TypeError, ValueError):  # a tampered session value: no user
             return None
         user = fetch_by(user_model, user_model._meta.pk.column, key)
         return user if user is not None and self.user_can_authenticate(user) else None

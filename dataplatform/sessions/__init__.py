@@ -19,7 +19,8 @@ class PreparedSessionRead:
     _session_key: str | None
 
     def _get_session_from_db(self) -> Any:
-        found = fetch_by(self.model, "session_key", self.session_key) if self.session_key else None
+        key = self.session_key
+        found = fetch_by(self.model, self.model._meta.pk.column, key) if key else None
         if found is None or found.expire_date <= timezone.now():
             self._session_key = None
             return None

@@ -94,18 +94,18 @@ def runs_list(
 def runs_recent(p: Pipeline, *, limit: int = 50) -> list[Run]:
     """The runs an operator should see first: failed and in-flight runs (newest first), then
     recently finished ones (newest first). One status-index Query per status, no Scan; the
-    Queries of a group are made at once."""
+    Queries of a group are made at once, and finished runs are read only to fill the rest."""
     size = _limit(limit)
 
-    def newest(statuses: tuple[RunStatus, ...]) -> list[Run]:
-        pages = p.reads.map(lambda status: p.runs.by_status(status, limit=size).items, statuses)
+    def newest(statuses: tuple[RunStatus, ...], wanted: int) -> list[Run]:
+        pages = p.reads.map(lambda status: p.runs.by_status(status, limit=wanted).items, statuses)
         found = [run for page in pages for run in page]
         found.sort(key=lambda run: run.created_at, reverse=True)
-        return found[:size]
+        return found[:wanted]
 
-    runs = newest(ATTENTION_STATUSES)
+    runs = newest(ATTENTION_STATUSES, size)
     if len(runs) < size:
-        runs += newest(SETTLED_STATUSES)[: size - len(runs)]
+        runs += newest(SETTLED_STATUSES, size - len(runs))
     return runs
 
 

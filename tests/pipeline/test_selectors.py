@@ -65,6 +65,24 @@ def test_runs_recent_never_scans(moto_pipeline: Pipeline) -> None:
     assert len(operations) == 6  # one per status
 
 
+def test_runs_recent_reads_finished_runs_only_to_fill_the_page(moto_pipeline: Pipeline) -> None:
+    p = moto_pipeline
+    for i in range(3):
+        put_run(p, f"failed-{i}", status=RunStatus.FAILED, minutes=i)
+    for i in range(10):
+        put_run(p, f"success-{i}", status=RunStatus.SUCCESS, minutes=10 + i)
+    limits: dict[str, int] = {}
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        limits[params["ExpressionAttributeValues"][":v0"]["S"]] = params["Limit"]
+
+    p.client.meta.events.register("provide-client-params.dynamodb.Query", record)
+    recent = [r.run_id for r in selectors.runs_recent(p, limit=5)]
+    assert recent == ["failed-2", "failed-1", "failed-0", "success-9", "success-8"]
+    assert limits["failed"] == 6  # the page size, plus the one item that tells whether more exist
+    assert limits["success"] == limits["cancelled"] == 3  # only the 2 missing rows (+1)
+
+
 def collect(fetch: Any, key: str = "run_id") -> tuple[list[str], int]:
     ids: list[str] = []
     cursor = None

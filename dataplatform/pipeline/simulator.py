@@ -113,6 +113,8 @@ class Simulator:
         self._today = today or (lambda: utc_now().date())
         self._log = log or logger.info
         self._stop = threading.Event()
+        # Set by request_stop (signal handlers), acted on by the main loop.
+        self._stop_requested: str | None = None
         self._work: queue.Queue[str] = queue.Queue()
         self._lock = threading.Lock()
         self._claimed: set[str] = set()  # file ids queued or being worked on
@@ -122,8 +124,15 @@ class Simulator:
     # --- control -------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Ask every loop to finish; safe to call from a signal handler or another thread."""
+        """Ask every loop to finish (from another thread; signal handlers use request_stop)."""
         self._stop.set()
+
+    def request_stop(self, reason: str) -> None:
+        """Ask every loop to finish, from a signal handler. A handler runs between two bytecodes
+        of the main thread, which may be holding the stop event's lock (inside `wait`) or
+        stdout's: setting the event or logging here could deadlock. So this only records the
+        request; the main loop logs `reason` and stops within 50 ms."""
+        self._stop_requested = reason
 
     @property
     def stopping(self) -> bool:
@@ -155,6 +164,9 @@ class Simulator:
         last_sweep = 0.0
         once_pending = list(names) if self.options.once else []
         while not self._stop.is_set():
+            if self._stop_requested is not None:
+                self._log(f"{self._stop_requested}; stopping the simulator")
+                return
             now = time.monotonic()
             if deadline is not None and now >= deadline:
                 return

@@ -173,3 +173,24 @@ def test_the_command_stops_cleanly_on_a_signal(sim_pipeline: Pipeline, signum: i
     assert process.returncode == 0, output
     assert f"received {signal.Signals(signum).name}" in output
     assert "simulator finished" in output
+
+
+def test_a_stop_request_from_a_signal_handler_takes_no_lock(sim_pipeline: Pipeline) -> None:
+    """A signal handler runs in the main thread between two bytecodes, possibly while that
+    thread holds the stop event's lock inside `wait`: the request must not need that lock."""
+    lines: list[str] = []
+    simulator = Simulator(sim_pipeline, SimulatorOptions(step_delay=FAST, workers=1, max_seconds=30), log=lines.append)
+    done = threading.Event()
+
+    def request_while_the_lock_is_held() -> None:
+        with simulator._stop._cond:  # what an interrupted Event.wait holds
+            simulator.request_stop("received SIGINT")
+        done.set()
+
+    helper = threading.Thread(target=request_while_the_lock_is_held, daemon=True)
+    helper.start()
+    assert done.wait(5), "request_stop blocked on the stop event's lock"
+    started = time.monotonic()
+    simulator.run()
+    assert time.monotonic() - started < 20  # stopped on the request, not after max_seconds
+    assert "received SIGINT; stopping the simulator" in lines

@@ -49,8 +49,8 @@ class Command(BaseCommand):
         simulator = Simulator(get_pipeline(), sim_options, log=self.stdout.write)
 
         def on_signal(signum: int, _frame: FrameType | None) -> None:
-            self.stdout.write(f"received {signal.Signals(signum).name}; stopping the simulator")
-            simulator.stop()
+            # No lock and no output here: the interrupted main thread may hold them.
+            simulator.request_stop(f"received {signal.Signals(signum).name}")
 
         # Signal handlers can only be installed from the main thread (not when called from a test thread).
         previous: dict[int, Any] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
@@ -145,6 +146,47 @@ def test_a_failing_request_is_retried_as_a_whole(sqs: tuple[Any, str]) -> None:
     assert len(receive_all(client, url)) == 4
 
 
+class OverlapClient:
+    """Wraps a real SQS client; the first `parties` requests must all be in flight at the same
+    time to pass the barrier (sent one after another, the first would wait and break it)."""
+
+    def __init__(self, client: Any, parties: int) -> None:
+        self.client = client
+        self.gate = threading.Barrier(parties, timeout=10)
+        self.threads: set[int] = set()
+        self.lock = threading.Lock()
+
+    def send_message_batch(self, **kwargs: Any) -> dict[str, Any]:
+        with self.lock:
+            me = threading.get_ident()
+            first = me not in self.threads and len(self.threads) < self.gate.parties
+            self.threads.add(me)
+        if first:  # each sender thread's first request waits for the others'
+            with contextlib.suppress(threading.BrokenBarrierError):
+                self.gate.wait()
+        return dict(self.client.send_message_batch(**kwargs))
+
+
+def test_large_dispatches_send_their_batches_at_once(sqs: tuple[Any, str]) -> None:
+    client, url = sqs
+    overlapping = OverlapClient(client, parties=4)
+    sent = messages(120)
+    SqsDispatcher(overlapping, url, workers=4).dispatch(sent)
+    assert not overlapping.gate.broken, "the batches were not sent at the same time"
+    bodies = receive_all(client, url)
+    assert sorted(b["fileId"] for b in bodies) == sorted(m.file_id for m in sent)  # each exactly once
+
+
+def test_parallel_dispatch_still_reports_every_failed_entry(sqs: tuple[Any, str]) -> None:
+    client, url = sqs
+    flaky = FlakyClient(client, {"run-1-f004": 99, "run-1-f057": 99, "run-1-f119": 99})
+    with pytest.raises(DispatchFailed) as info:
+        SqsDispatcher(flaky, url, max_attempts=2, sleep=lambda _: None, workers=8).dispatch(messages(120))
+    assert info.value.failed_ids == ["run-1-f004", "run-1-f057", "run-1-f119"]  # in message order
+    delivered = sorted(b["fileId"] for b in receive_all(client, url))
+    assert delivered == [f"run-1-f{i:03d}" for i in range(120) if i not in (4, 57, 119)]
+
+
 def test_fifo_queues_get_group_and_deduplication_ids() -> None:
     from moto import mock_aws
 
@@ -213,5 +255,6 @@ def test_make_dispatcher_follows_the_config() -> None:
         unique_config(dispatcher="sqs", queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/preprocess")
     )
     assert isinstance(sqs_dispatcher, SqsDispatcher)
+    assert sqs_dispatcher.workers == unique_config().worker_threads
     with pytest.raises(ValueError, match="queue URL"):
         make_dispatcher(unique_config(dispatcher="sqs"))

@@ -8,7 +8,7 @@ from typing import Any
 
 from .audit import AuditRepository
 from .clients import get_client
-from .concurrency import ReadPool
+from .concurrency import TaskPool
 from .config import PipelineConfig
 from .cursor import CursorCodec
 from .datasets import DatasetRepository
@@ -26,7 +26,7 @@ class Pipeline:
         self.client = client if client is not None else get_client("dynamodb", config)
         self.codec = CursorCodec(config.cursor_secret)
         # Independent reads of one request made at once (a count per status, runs per status).
-        self.reads = ReadPool(min(config.worker_threads, READ_CONCURRENCY))
+        self.reads = TaskPool(min(config.worker_threads, READ_CONCURRENCY))
         self.runs = RunRepository(self.client, config, self.codec)
         self.files = FileRepository(self.client, config, self.codec, reads=self.reads)
         self.datasets = DatasetRepository(self.client, config, self.codec)

@@ -1,9 +1,10 @@
-"""Independent DynamoDB reads at once: the few Queries one page needs together (a count per
-status, the newest runs per status) cost one round trip of latency instead of one each.
+"""Independent AWS calls at once: the few Queries one page needs together (a count per status,
+the newest runs per status) or the SQS batches of a large dispatch cost one round trip of
+latency instead of one each.
 
-One small thread pool per Pipeline, created on first use in the process that uses it (a
-pool made before a fork has no threads in the child, so a new one is made there). Each task
-runs in a copy of the caller's context, so per-request accounting (metrics) sees its calls."""
+A small thread pool, created on first use in the process that uses it (a pool made before a
+fork has no threads in the child, so a new one is made there). Each task runs in a copy of
+the caller's context, so per-request accounting (metrics) sees its calls."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def _task(fn: Callable[[T], R], item: T) -> R:
         _inside.active = False
 
 
-class ReadPool:
+class TaskPool:
     def __init__(self, workers: int) -> None:
         self.workers = max(1, workers)
         self._lock = threading.Lock()
@@ -40,7 +41,7 @@ class ReadPool:
     def _executor(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._pool is None or self._pid != os.getpid():
-                self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="dynamodb-read")
+                self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="run-monitor-task")
                 self._pid = os.getpid()
             return self._pool
 

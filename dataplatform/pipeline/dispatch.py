@@ -11,13 +11,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, Self
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .clients import get_client
+from .concurrency import TaskPool
 from .config import PipelineConfig
 from .errors import DispatchFailed
 
@@ -89,6 +89,7 @@ class SqsDispatcher:
         self.base_delay = base_delay
         self._sleep = sleep
         self._fifo = queue_url.endswith(".fifo")
+        self._senders = TaskPool(1 if self._fifo else self.workers)
 
     def _entry(self, entry_id: str, message: FileMessage) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -137,11 +138,7 @@ class SqsDispatcher:
     def dispatch(self, messages: Sequence[FileMessage]) -> None:
         """Send one SQS message per file in batches of 10; DispatchFailed lists what was not sent."""
         batches = [messages[start : start + SQS_BATCH_SIZE] for start in range(0, len(messages), SQS_BATCH_SIZE)]
-        if self.workers > 1 and len(batches) > 1 and not self._fifo:
-            with ThreadPoolExecutor(max_workers=min(self.workers, len(batches))) as pool:
-                results = list(pool.map(self._send_batch, batches))
-        else:
-            results = [self._send_batch(batch) for batch in batches]
+        results = self._senders.map(self._send_batch, batches)
         failed = [file_id for result in results for file_id in result]
         if failed:
             raise DispatchFailed(

@@ -29,7 +29,7 @@ class CallStats:
 
 _stats: contextvars.ContextVar[CallStats | None] = contextvars.ContextVar("dynamodb_stats", default=None)
 _started: contextvars.ContextVar[float | None] = contextvars.ContextVar("dynamodb_call_started", default=None)
-# Calls made at once for one request (concurrency.ReadPool) add to the same counters.
+# Calls made at once for one request (concurrency.TaskPool) add to the same counters.
 _count_lock = threading.Lock()
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .concurrency import ReadPool
+from .concurrency import TaskPool
 from .config import PipelineConfig
 from .cursor import CursorCodec
 from .dynamo import ABSENT, Expr, Page, Table, Update, deserialize, error_code, is_condition_failure, serialize
@@ -242,10 +242,10 @@ class RunRepository:
 
 class FileRepository:
     def __init__(
-        self, client: Any, config: PipelineConfig, codec: CursorCodec, *, reads: ReadPool | None = None
+        self, client: Any, config: PipelineConfig, codec: CursorCodec, *, reads: TaskPool | None = None
     ) -> None:
         self.table = Table(client, config.file_table, codec, page_keys(config, config.file_table))
-        self.reads = reads if reads is not None else ReadPool(1)
+        self.reads = reads if reads is not None else TaskPool(1)
         # Falls back to runId-index + filter on tables that lack our runId-status-index.
         self.has_run_status_index = True
 

@@ -75,7 +75,6 @@ def in_flight(run: Run) -> bool:
     return run.status in RUN_IN_FLIGHT
 
 
-@register.simple_tag
 def progress(run: Run) -> dict[str, float | int]:
     """Widths (percent of resolved files) of the processed, failed and in-progress segments."""
     total = max(run.resolved_files, 0)

@@ -117,3 +117,26 @@ def test_sessions_end_on_logout_expiry_and_deactivation(web_pipeline) -> None:  
     client.force_login(user)
     client.post("/accounts/logout/")
     assert client.get("/datasets/").status_code == 302
+
+
+def test_the_cached_session_engine_reads_the_cache_then_the_database() -> None:
+    """The engine used with CACHE_URL: a session is served from the cache, found in the
+    database when the cache lost it, and gone once it ends or expires."""
+    from django.core.cache import cache
+
+    from dataplatform.sessions.cached_db import SessionStore
+
+    store = SessionStore()
+    store["who"] = "ivan"
+    store.create()
+    key = store.session_key
+    assert SessionStore(key).load() == {"who": "ivan"}
+    cache.clear()  # e.g. a Redis restart: the database still has it
+    assert SessionStore(key).load() == {"who": "ivan"}
+    Session.objects.filter(session_key=key).update(expire_date=timezone.now() - timedelta(seconds=1))
+    cache.clear()
+    expired = SessionStore(key)
+    assert expired.load() == {}
+    assert expired.session_key is None
+    store.delete()
+    assert SessionStore(key).load() == {}

@@ -1,4 +1,4 @@
-"""ReadPool: independent reads at once, results in order, failures raised, calls counted."""
+"""TaskPool: independent reads at once, results in order, failures raised, calls counted."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import pytest
 
 from dataplatform.pipeline import metrics
 from dataplatform.pipeline.app import Pipeline
-from dataplatform.pipeline.concurrency import ReadPool
+from dataplatform.pipeline.concurrency import TaskPool
 from dataplatform.pipeline.states import FileStatus
 
 from .test_repository_contract import make_files, make_run
 
 
 def test_results_keep_the_order_of_the_items_and_calls_run_at_once() -> None:
-    pool = ReadPool(4)
+    pool = TaskPool(4)
     # All four calls must be inside at the same time to pass the barrier (one after another,
     # the first would wait for the others and break it).
     gate = threading.Barrier(4, timeout=10)
@@ -32,7 +32,7 @@ def test_results_keep_the_order_of_the_items_and_calls_run_at_once() -> None:
 
 
 def test_the_first_failure_is_raised_after_every_call_ended() -> None:
-    pool = ReadPool(4)
+    pool = TaskPool(4)
     ended: list[int] = []
 
     def work(n: int) -> int:
@@ -50,12 +50,12 @@ def test_the_first_failure_is_raised_after_every_call_ended() -> None:
 
 def test_one_worker_or_one_item_runs_in_the_calling_thread() -> None:
     caller = threading.get_ident()
-    assert ReadPool(1).map(lambda _: threading.get_ident(), [1, 2]) == [caller, caller]
-    assert ReadPool(8).map(lambda _: threading.get_ident(), [1]) == [caller]
+    assert TaskPool(1).map(lambda _: threading.get_ident(), [1, 2]) == [caller, caller]
+    assert TaskPool(8).map(lambda _: threading.get_ident(), [1]) == [caller]
 
 
 def test_a_map_inside_a_task_runs_in_that_task_instead_of_waiting_for_busy_workers() -> None:
-    pool = ReadPool(2)
+    pool = TaskPool(2)
 
     def outer(n: int) -> list[int]:
         # Both workers are busy with outer tasks: a nested map on the pool would wait forever.
@@ -66,7 +66,7 @@ def test_a_map_inside_a_task_runs_in_that_task_instead_of_waiting_for_busy_worke
 
 
 def test_a_pool_made_before_a_fork_is_replaced_in_the_child(monkeypatch: pytest.MonkeyPatch) -> None:
-    pool = ReadPool(2)
+    pool = TaskPool(2)
     pool.map(lambda n: n, [1, 2])
     first = pool._pool
     monkeypatch.setattr(os, "getpid", lambda: -1)  # as seen from a forked worker

@@ -13,7 +13,7 @@ from dataplatform.pipeline.models import Environment, validate_dataset_name
 from dataplatform.pipeline.states import FileStatus, RunStatus
 
 MAX_CURSOR_LENGTH = 4096
-MAX_REASON_LENGTH = 1000
+from dataplatform.pipeline.models import MAX_REASON_LENGTH
 
 
 class _SharedFields(dict[str, forms.Field]):

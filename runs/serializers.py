@@ -17,7 +17,7 @@ from dataplatform.api_fields import (
     StrictSerializer,
     regex_id,
 )
-from dataplatform.pipeline.audit import MAX_REASON_LENGTH
+from dataplatform.pipeline.models import MAX_REASON_LENGTH
 from dataplatform.pipeline.datasets import MAX_LOCATIONS
 from dataplatform.pipeline.models import MAX_LOCATION_LENGTH, Environment, SourceType
 from dataplatform.pipeline.states import FileStatus, RunStatus

@@ -27,6 +27,8 @@ class Pipeline:
         self.codec = CursorCodec(config.cursor_secret)
         # Independent reads of one request made at once (a count per status, runs per status).
         self.reads = TaskPool(min(config.worker_threads, READ_CONCURRENCY))
+        # The writes of one action made at once (the file moves of a large retry, compensation).
+        self.tasks = TaskPool(config.worker_threads)
         self.runs = RunRepository(self.client, config, self.codec)
         self.files = FileRepository(self.client, config, self.codec, reads=self.reads)
         self.datasets = DatasetRepository(self.client, config, self.codec)

@@ -10,19 +10,20 @@ import logging
 import uuid
 from typing import Any, Literal
 
+from botocore.exceptions import ClientError
 from pydantic import Field
 
 from .config import PipelineConfig
 from .cursor import CursorCodec
 from .dynamo import Expr, Page, Table, serialize
-from .models import OptionalJsonMap, UtcTimestamp, _Item
+from .errors import PipelineError
+from .models import MAX_REASON_LENGTH, OptionalJsonMap, UtcTimestamp, _Item
 from .schema import page_keys
 from .timeutil import format_ts, utc_now
 
 logger = logging.getLogger("dataplatform.audit")
 
 Outcome = Literal["allowed", "refused"]
-MAX_REASON_LENGTH = 1000
 
 
 class AuditRecord(_Item):
@@ -107,6 +108,35 @@ class AuditRepository:
             **expr.kwargs(),
         )
         return entry
+
+    def record_action(
+        self,
+        *,
+        actor: str,
+        request_id: str | None,
+        action: str,
+        run_id: str,
+        outcome: Outcome,
+        target: str | None = None,
+        reason: str | None = None,
+        error: PipelineError | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """The one audit record of a service action. A store failure here is logged, not
+        raised: the action has already taken effect (or been refused) and its answer must
+        stand; the structured log line has already been emitted by then."""
+        info = dict(detail or {})
+        if error is not None:
+            info.update({"error": error.code, "message": error.message})
+        try:
+            self.record(
+                target_id=run_id, actor=actor, action=action, target=target or f"run:{run_id}",
+                outcome=outcome,
+                reason=reason if reason is not None else (error.message if error is not None else None),
+                detail=info, request_id=request_id,
+            )
+        except (PipelineError, ClientError):
+            logger.exception("audit record of %s on %s could not be stored", action, run_id)
 
     def for_target(self, run_id: str, *, limit: int = 50, cursor: str | None = None) -> Page[AuditRecord]:
         """Audit records of one run, newest first, one signed-cursor page at a time."""

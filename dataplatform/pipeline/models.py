@@ -19,7 +19,11 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from .states import FILE_COUNTER, FileStatus, RunStatus
 from .timeutil import format_ts, parse_ts
 
-DATASET_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+# The one definition of a dataset name (the API routes and forms use the pattern too).
+DATASET_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}"
+DATASET_NAME_RE = re.compile(rf"^{DATASET_NAME_PATTERN}$")
+# Longest cancel reason (and audit reason) kept.
+MAX_REASON_LENGTH = 1000
 LOCATION_RE = re.compile(r"^(s3://[a-z0-9][a-z0-9.\-]{1,62}/\S+|https?://[^\s/$.?#][^\s]*)$")
 MAX_LOCATION_LENGTH = 2048
 

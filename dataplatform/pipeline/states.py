@@ -39,7 +39,6 @@ FILE_SOURCES: dict[FileStatus, frozenset[FileStatus]] = {
     FileStatus.FAILED: frozenset({FileStatus.PENDING, FileStatus.FETCHED, FileStatus.VERIFIED}),
 }
 
-RUN_TERMINAL = frozenset({RunStatus.SUCCESS, RunStatus.CANCELLED})
 RUN_IN_FLIGHT = frozenset({RunStatus.PENDING, RunStatus.DISPATCHED, RunStatus.PROCESSING})
 FILE_TERMINAL = frozenset({FileStatus.PREPROCESSED, FileStatus.FAILED})
 
@@ -53,9 +52,11 @@ FILE_COUNTER: dict[FileStatus, str] = {
 }
 
 
-def run_can_move(source: RunStatus, target: RunStatus) -> bool:
-    return source in RUN_SOURCES[target]
+# The one retry rule: a run's failed files may be retried while the run is in one of these
+# states (the run commit of a retry is guarded by the same set).
+RETRY_RUN_SOURCES = frozenset({RunStatus.FAILED, RunStatus.PROCESSING, RunStatus.DISPATCHED})
 
 
-def file_can_move(source: FileStatus, target: FileStatus) -> bool:
-    return source in FILE_SOURCES[target]
+def run_accepts_retry(status: RunStatus) -> bool:
+    """True when the failed files of a run in `status` may be retried."""
+    return status in RETRY_RUN_SOURCES

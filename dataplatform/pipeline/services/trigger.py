@@ -1,0 +1,197 @@
+"""Trigger: create a run, register its files, move it to `dispatched` and dispatch the files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..datasets import resolve_locations
+from ..dispatch import FileMessage
+from ..dynamo import Update
+from ..errors import AlreadyExists, InvalidTransition, NotFound, PipelineError, ValidationFailed
+from ..models import FileRecord, Run, parse_business_date
+from ..states import FileStatus, RunStatus
+from ..timeutil import utc_now
+from .requests import MAX_FILES, Actor, TriggerRequest, parse_request
+
+if TYPE_CHECKING:
+    from ..app import Pipeline
+
+
+@dataclass
+class TriggerResult:
+    run: Run
+    created: bool
+
+
+def parse_trigger(request: TriggerRequest | dict[str, Any]) -> TriggerRequest:
+    """Validate a trigger payload; ValidationFailed with one message per bad field."""
+    return parse_request(TriggerRequest, request, what="trigger")
+
+
+def idempotency_key(request: TriggerRequest) -> str | None:
+    """The explicit key, or one derived from the trigger payload when it carries a
+    sourceTrigger (a redelivered scheduler/S3 event); None for ad-hoc manual triggers."""
+    if request.idempotencyKey:
+        return request.idempotencyKey
+    if not request.sourceTrigger:
+        return None
+    canonical = json.dumps(
+        {
+            "datasetName": request.datasetName,
+            "businessDate": request.businessDate,
+            "sourceType": request.sourceType.value,
+            "sourceTrigger": request.sourceTrigger,
+            "files": request.files,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return "derived:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def make_run_id(dataset_name: str, business_date: str, key: str | None) -> str:
+    """`<dataset>-<yyyymmdd>-<32 hex>`: random without a key, derived from the key with one,
+    so a repeated trigger collides on the conditional create instead of making a twin."""
+    suffix = hashlib.sha256(key.encode()).hexdigest()[:32] if key else uuid.uuid4().hex
+    return f"{dataset_name}-{business_date.replace('-', '')}-{suffix}"
+
+
+def make_file_id(run_id: str, location: str) -> str:
+    """Deterministic within a run (re-registration is idempotent), distinct across runs."""
+    return f"{run_id}-{hashlib.sha256(location.encode()).hexdigest()[:16]}"
+
+
+def _resolve_files(p: Pipeline, request: TriggerRequest) -> list[str]:
+    if request.files is not None:
+        locations = list(dict.fromkeys(request.files))
+    else:
+        try:
+            config = p.datasets.get(request.datasetName)
+        except NotFound as exc:
+            raise ValidationFailed(
+                f"Dataset {request.datasetName!r} is not registered and the trigger lists no files; "
+                "register the dataset or pass `files`.",
+                fields={"files": "required: the dataset is not in the registry"},
+            ) from exc
+        locations = resolve_locations(config, parse_business_date(request.businessDate))
+    if not locations:
+        raise ValidationFailed(
+            f"No files were found for {request.datasetName} on {request.businessDate}.",
+            fields={"files": "the dataset's locations resolved to no files"},
+        )
+    if len(locations) > MAX_FILES:
+        raise ValidationFailed(
+            f"{len(locations)} files is more than one run may register ({MAX_FILES}).",
+            fields={"files": f"at most {MAX_FILES} files"},
+        )
+    return locations
+
+
+def run_trigger(p: Pipeline, *, request: TriggerRequest | dict[str, Any], actor: Actor) -> TriggerResult:
+    """Create a run, register its files, move it to `dispatched` and dispatch the files.
+
+    A repeat with the same idempotency key returns the existing run (created=False); if that
+    run is still `pending` (an earlier attempt died mid-registration) the registration is
+    finished. Invalid input raises ValidationFailed before anything is written; such refusals
+    are logged on the audit logger only, because bad input must leave the tables untouched."""
+    run_id = "-"
+    try:
+        parsed = parse_trigger(request)
+        key = idempotency_key(parsed)
+        run_id = make_run_id(parsed.datasetName, parsed.businessDate, key)
+        existing = _existing_run(p, run_id) if key else None
+        if existing is not None and existing.status is not RunStatus.PENDING:
+            result = TriggerResult(existing, created=False)
+        else:
+            locations = _resolve_files(p, parsed)
+            result = _register(p, parsed, run_id, key, locations)
+    except ValidationFailed as exc:
+        dataset = request.get("datasetName") if isinstance(request, dict) else None
+        p.audit.record(
+            target_id="-", actor=actor.name, action="trigger", target=f"dataset:{dataset}", outcome="refused",
+            reason=exc.message, detail={"error": exc.code, "fields": exc.fields}, request_id=actor.request_id,
+            store=False,
+        )
+        raise
+    except PipelineError as exc:
+        p.audit.record_action(actor=actor.name, request_id=actor.request_id, action="trigger", run_id=run_id,
+                              outcome="refused", error=exc)
+        raise
+    p.audit.record_action(
+        actor=actor.name, request_id=actor.request_id, action="trigger", run_id=result.run.run_id,
+        outcome="allowed",
+        detail={"created": result.created, "status": result.run.status.value, "files": result.run.resolved_files},
+    )
+    return result
+
+
+def _existing_run(p: Pipeline, run_id: str) -> Run | None:
+    try:
+        return p.runs.get(run_id, consistent=True)
+    except NotFound:
+        return None
+
+
+def _register(
+    p: Pipeline, request: TriggerRequest, run_id: str, key: str | None, locations: list[str]
+) -> TriggerResult:
+    now = utc_now()
+    run = Run.model_validate(
+        {
+            "runId": run_id,
+            "datasetName": request.datasetName,
+            "businessDate": request.businessDate,
+            "sourceType": request.sourceType,
+            "sourceTrigger": request.sourceTrigger,
+            "createdAt": now,
+            "updatedAt": now,
+            "status": RunStatus.PENDING,
+            "environment": request.environment or p.config.environment,
+            "metadata": request.metadata,
+            "idempotencyKey": key,
+        }
+    )
+    created = True
+    try:
+        p.runs.create(run)
+    except AlreadyExists:
+        existing = p.runs.get(run_id, consistent=True)
+        if existing.status is not RunStatus.PENDING:
+            return TriggerResult(existing, created=False)
+        # An earlier attempt died before dispatching: finish its registration.
+        run, created = existing, False
+    records = [
+        FileRecord.model_validate(
+            {
+                "fileId": make_file_id(run_id, location),
+                "runId": run_id,
+                "datasetName": run.dataset_name,
+                "businessDate": run.business_date,
+                "environment": run.environment,
+                "location": location,
+                "status": FileStatus.PENDING,
+                "lastUpdated": now,
+                "attempts": 0,
+            }
+        )
+        for location in locations
+    ]
+    # The run is still `pending`, so nothing was dispatched and no file can have moved:
+    # a blind batch put (possibly over an earlier attempt's identical items) is safe.
+    p.files.put_batch(records)
+    count = len(records)
+    try:
+        run = p.runs.transition(
+            run_id, RunStatus.DISPATCHED,
+            update=Update(set_values={"resolvedFiles": count, "pendingFiles": count, "updatedAt": utc_now()}),
+        )
+    except InvalidTransition:
+        # A concurrent repeat finished the registration first; it dispatches, we must not.
+        return TriggerResult(p.runs.get(run_id, consistent=True), created=created)
+    p.dispatcher.dispatch([FileMessage(run_id, r.file_id, r.location, r.attempts + 1) for r in records])
+    return TriggerResult(run, created=created)

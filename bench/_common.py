@@ -97,7 +97,7 @@ def add_rtt(client: Any, rtt_ms: float) -> None:
 
 
 def pipeline_from_settings() -> Any:
-    from dataplatform.wiring import get_pipeline
+    from dataplatform.web.wiring import get_pipeline
 
     return get_pipeline()
 

@@ -32,7 +32,7 @@ def main() -> int:
         setup_django(engine, tmp, HEALTH_CACHE_SECONDS=str(args.cache_seconds))
         from django.test import Client
 
-        from dataplatform.wiring import get_health_checker, get_pipeline
+        from dataplatform.web.wiring import get_health_checker, get_pipeline
 
         get_pipeline().sync_tables()
         checker = get_health_checker()

@@ -56,16 +56,19 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "dataplatform",
+    "dataplatform.accounts",
+    "dataplatform.web",
+    "dataplatform.datasets",
+    "dataplatform.ops",
     "runs",
     "files",
 ]
 
 MIDDLEWARE = [
-    "dataplatform.middleware.RequestIdMiddleware",
-    "dataplatform.logs.AccessLogMiddleware",
-    "dataplatform.middleware.HealthProbeMiddleware",
-    "dataplatform.middleware.SecurityHeadersMiddleware",
+    "dataplatform.web.middleware.RequestIdMiddleware",
+    "dataplatform.web.logs.AccessLogMiddleware",
+    "dataplatform.web.middleware.HealthProbeMiddleware",
+    "dataplatform.web.middleware.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -116,9 +119,8 @@ CACHES = {
 # Sessions are read from the cache when it is shared (Redis): one SQL query less per page.
 # A per-process cache would keep serving a session another worker has ended, so without
 # CACHE_URL sessions stay in the database only.
-SESSION_ENGINE = "dataplatform.sessions.cached_db" if CACHE_URL else "dataplatform.sessions.db"
-# The user and their roles in one query per request (see dataplatform/auth.py).
-AUTHENTICATION_BACKENDS = ["dataplatform.auth.RoleAwareModelBackend"]
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db" if CACHE_URL else "django.contrib.sessions.backends.db"
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -138,7 +140,7 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/runs/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 # htmx requests with a stale CSRF token reload the page instead of failing silently.
-CSRF_FAILURE_VIEW = "dataplatform.web.csrf_failure"
+CSRF_FAILURE_VIEW = "dataplatform.web.decorators.csrf_failure"
 
 # The pipeline core's configuration (table names, region, endpoint, dispatcher...).
 PIPELINE_CONFIG = PipelineConfig.from_env()
@@ -150,16 +152,16 @@ REST_FRAMEWORK: dict[str, object] = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["dataplatform.api_parsers.BoundedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["dataplatform.api.parsers.BoundedJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "dataplatform.auth.RoleAwareTokenAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "dataplatform.api_negotiation.BrowsableForSessionUsers",
-    "DEFAULT_THROTTLE_CLASSES": ["dataplatform.throttling.RoleRateThrottle"],
-    "EXCEPTION_HANDLER": "dataplatform.api_errors.api_exception_handler",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "dataplatform.api.negotiation.BrowsableForSessionUsers",
+    "DEFAULT_THROTTLE_CLASSES": ["dataplatform.api.throttling.RoleRateThrottle"],
+    "EXCEPTION_HANDLER": "dataplatform.api.errors.api_exception_handler",
 }
 # Per-user API request rates ("N/sec|min|hour|day"); users with the pipeline role get their own.
 API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "").strip() or "1200/min"
@@ -178,11 +180,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "dataplatform.api_base.require_request_bodies",
+        "dataplatform.api.schema.require_request_bodies",
     ],
     "ENUM_NAME_OVERRIDES": {
-        "RunStatusEnum": "dataplatform.api_fields.RUN_STATUSES",
-        "FileStatusEnum": "dataplatform.api_fields.FILE_STATUSES",
+        "RunStatusEnum": "dataplatform.api.fields.RUN_STATUSES",
+        "FileStatusEnum": "dataplatform.api.fields.FILE_STATUSES",
     },
 }
 
@@ -194,10 +196,10 @@ if LOG_FORMAT not in {"json", "plain"}:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "dataplatform.middleware.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "dataplatform.web.middleware.RequestIdFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-        "json": {"()": "dataplatform.logs.JsonFormatter"},
+        "json": {"()": "dataplatform.web.logs.JsonFormatter"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

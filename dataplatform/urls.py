@@ -1,19 +1,35 @@
-from django.urls import include, path
+"""The project's routes: each app brings its own `urls.py`; the admin API (/api/v1/) is the
+apps' `api_urlpatterns` plus the schema, the docs and a JSON 404 for anything else."""
 
-from dataplatform import health
+from django.urls import URLPattern, URLResolver, include, path, re_path
 
-urlpatterns = [
-    path("health/live", health.live, name="health-live"),
-    path("health/ready", health.ready, name="health-ready"),
-    path("health/", health.page, name="health"),
-    # REST admin API (issue 4): routes live in dataplatform/api_urls.py
-    path("api/v1/", include("dataplatform.api_urls")),
-    # Dashboard pages (issue 5): routes live in dataplatform/page_urls.py
-    path("", include("dataplatform.page_urls")),
+from dataplatform.api.errors import api_not_found
+from dataplatform.api.schema import DocsView, SchemaView
+from dataplatform.datasets import urls as dataset_urls
+from files import urls as file_urls
+from runs import urls as run_urls
+
+api_urlpatterns: list[URLPattern | URLResolver] = [
+    *run_urls.api_urlpatterns,
+    *file_urls.api_urlpatterns,
+    *dataset_urls.api_urlpatterns,
+    path("schema/", SchemaView.as_view(), name="api-schema"),
+    path("docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
+    # Anything else under /api/v1/ is a JSON 404 (whatever DEBUG says).
+    re_path(r"^.*$", api_not_found, name="api-not-found"),
 ]
 
-# JSON errors under /api/, Django's HTML pages (templates/404.html, 500.html if present) elsewhere.
-handler400 = "dataplatform.api_errors.bad_request"
-handler403 = "dataplatform.api_errors.permission_denied"
-handler404 = "dataplatform.api_errors.page_not_found"
-handler500 = "dataplatform.api_errors.server_error"
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", include("dataplatform.web.urls")),
+    path("api/v1/", include(api_urlpatterns)),
+    path("", include("runs.urls")),
+    path("", include("files.urls")),
+    path("", include("dataplatform.datasets.urls")),
+    path("", include("dataplatform.accounts.urls")),
+]
+
+# JSON errors under /api/, Django's HTML pages elsewhere.
+handler400 = "dataplatform.api.errors.bad_request"
+handler403 = "dataplatform.api.errors.permission_denied"
+handler404 = "dataplatform.api.errors.page_not_found"
+handler500 = "dataplatform.api.errors.server_error"

@@ -7,15 +7,10 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from dataplatform.api_base import (
-    FILE_ID_PATTERN,
-    READ_ERRORS,
-    WRITE_ERRORS,
-    PipelineViewSet,
-    error_responses,
-    represent,
-)
-from dataplatform.permissions import OPERATE, READ, REPORT
+from dataplatform.api.base import FILE_ID_PATTERN, PipelineViewSet
+from dataplatform.api.permissions import OPERATE, READ, REPORT
+from dataplatform.api.represent import represent
+from dataplatform.api.schema import READ_ERRORS, WRITE_ERRORS, error_responses
 from dataplatform.pipeline import selectors, services
 from files.serializers import FileReportSerializer, FileRetrySerializer, FileSerializer
 

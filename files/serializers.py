@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from dataplatform.api_fields import (
+from dataplatform.api.fields import (
     StrictCharField,
     StrictChoiceField,
     StrictDictField,
@@ -35,12 +34,6 @@ class FileSerializer(serializers.Serializer):  # type: ignore[type-arg]
     metadata = serializers.DictField()
     error = serializers.DictField(allow_null=True)
     attempts = serializers.IntegerField()
-
-
-@extend_schema_serializer(many=False)  # a page object, even on "list" actions
-class FilePageSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    results = FileSerializer(many=True)
-    next = serializers.URLField(allow_null=True)
 
 
 class FileReportSerializer(StrictSerializer):

@@ -13,8 +13,8 @@ from django_htmx.http import trigger_client_event
 from dataplatform.pipeline import selectors, services
 from dataplatform.pipeline.errors import InvalidTransition, ValidationFailed
 from dataplatform.pipeline.states import FileStatus
-from dataplatform.web import actor_for, dashboard_page, is_htmx, is_operator, operator_only, render_page
-from dataplatform.wiring import get_pipeline
+from dataplatform.web.decorators import actor_for, dashboard_page, is_htmx, is_operator, operator_only, render_page
+from dataplatform.web.wiring import get_pipeline
 
 FILE_CHANGED_EVENT = "file-changed"
 

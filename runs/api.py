@@ -8,29 +8,21 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from dataplatform.api_base import (
-    READ_ERRORS,
-    RUN_ID_PATTERN,
-    WRITE_ERRORS,
-    PageQuery,
-    PipelineViewSet,
-    error_responses,
-    represent,
-    to_json,
-)
-from dataplatform.permissions import OPERATE, READ, TRIGGER
+from dataplatform.api.base import RUN_ID_PATTERN, PipelineViewSet
+from dataplatform.api.pagination import CursorPagination, PageQuery
+from dataplatform.api.permissions import OPERATE, READ, TRIGGER
+from dataplatform.api.represent import represent, to_json
+from dataplatform.api.schema import READ_ERRORS, WRITE_ERRORS, error_responses
 from dataplatform.pipeline import selectors, services
-from files.serializers import FilePageSerializer, FileSerializer
+from files.serializers import FileSerializer
 from runs.serializers import (
     CancelSerializer,
-    EventPageSerializer,
     EventSerializer,
     FileListQuery,
     RetryResultSerializer,
     RetrySerializer,
     RunDetailSerializer,
     RunListQuery,
-    RunPageSerializer,
     RunSerializer,
     TriggerSerializer,
 )
@@ -44,7 +36,7 @@ RUN_ID = OpenApiParameter(
     list=extend_schema(
         summary="List runs, newest first",
         parameters=[RunListQuery],
-        responses={200: RunPageSerializer, **error_responses(*READ_ERRORS)},
+        responses={200: CursorPagination.page_serializer(RunSerializer), **error_responses(*READ_ERRORS)},
     ),
     create=extend_schema(
         summary="Trigger a run",
@@ -104,7 +96,7 @@ class RunViewSet(PipelineViewSet):
     @extend_schema(
         summary="Files of a run",
         parameters=[RUN_ID, FileListQuery],
-        responses={200: FilePageSerializer, **error_responses(*READ_ERRORS, 404)},
+        responses={200: CursorPagination.page_serializer(FileSerializer), **error_responses(*READ_ERRORS, 404)},
     )
     @action(detail=True, methods=["get"])
     def files(self, request: Request, runId: str) -> Response:
@@ -118,7 +110,7 @@ class RunViewSet(PipelineViewSet):
     @extend_schema(
         summary="Audit trail of a run, newest first",
         parameters=[RUN_ID, PageQuery],
-        responses={200: EventPageSerializer, **error_responses(*READ_ERRORS, 404)},
+        responses={200: CursorPagination.page_serializer(EventSerializer), **error_responses(*READ_ERRORS, 404)},
     )
     @action(detail=True, methods=["get"])
     def events(self, request: Request, runId: str) -> Response:

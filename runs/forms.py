@@ -9,11 +9,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.forms import DeclarativeFieldsMetaclass
 
-from dataplatform.pipeline.models import Environment, validate_dataset_name
+from dataplatform.pipeline.cursor import MAX_CURSOR_LENGTH
+from dataplatform.pipeline.models import MAX_REASON_LENGTH, Environment, validate_dataset_name
 from dataplatform.pipeline.states import FileStatus, RunStatus
-
-MAX_CURSOR_LENGTH = 4096
-from dataplatform.pipeline.models import MAX_REASON_LENGTH
 
 
 class _SharedFields(dict[str, forms.Field]):
@@ -89,15 +87,4 @@ class CancelForm(forms.Form):
     reason = forms.CharField(
         max_length=MAX_REASON_LENGTH, strip=True,
         error_messages={"required": "Say why the run is cancelled (it goes into the audit trail)."},
-    )
-
-
-class CalendarForm(QueryForm):
-    days = forms.IntegerField(
-        required=False, min_value=1, max_value=366,
-        error_messages={
-            "invalid": "days must be a whole number between 1 and 366.",
-            "min_value": "days must be a whole number between 1 and 366.",
-            "max_value": "days must be a whole number between 1 and 366.",
-        },
     )

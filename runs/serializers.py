@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from dataplatform.api_base import FILE_ID_PATTERN, PageQuery
-from dataplatform.api_fields import (
+from dataplatform.api.base import FILE_ID_PATTERN
+from dataplatform.api.fields import (
     DateStringField,
     StrictBooleanField,
     StrictCharField,
@@ -17,9 +16,9 @@ from dataplatform.api_fields import (
     StrictSerializer,
     regex_id,
 )
-from dataplatform.pipeline.models import MAX_REASON_LENGTH
+from dataplatform.api.pagination import PageQuery
 from dataplatform.pipeline.datasets import MAX_LOCATIONS
-from dataplatform.pipeline.models import MAX_LOCATION_LENGTH, Environment, SourceType
+from dataplatform.pipeline.models import MAX_LOCATION_LENGTH, MAX_REASON_LENGTH, Environment, SourceType
 from dataplatform.pipeline.states import FileStatus, RunStatus
 
 DATASET_NAME = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}"
@@ -70,12 +69,6 @@ class RunDetailSerializer(RunSerializer):
     """A run with its exact `fileCounts`."""
 
     fileCounts = FileCountsSerializer()
-
-
-@extend_schema_serializer(many=False)  # a page object, even on "list" actions
-class RunPageSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    results = RunSerializer(many=True)
-    next = serializers.URLField(allow_null=True)
 
 
 class RunListQuery(PageQuery):
@@ -151,7 +144,3 @@ class EventSerializer(serializers.Serializer):  # type: ignore[type-arg]
     requestId = serializers.CharField(allow_null=True)
 
 
-@extend_schema_serializer(many=False)  # a page object, even on "list" actions
-class EventPageSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    results = EventSerializer(many=True)
-    next = serializers.URLField(allow_null=True)

@@ -19,8 +19,8 @@ from dataplatform.pipeline.audit import AuditRecord
 from dataplatform.pipeline.dynamo import Page
 from dataplatform.pipeline.errors import InvalidCursor, InvalidTransition, ValidationFailed
 from dataplatform.pipeline.models import FileRecord, Run
-from dataplatform.pipeline.states import RUN_IN_FLIGHT, FileStatus
-from dataplatform.web import (
+from dataplatform.pipeline.states import RUN_IN_FLIGHT, FileStatus, run_accepts_retry
+from dataplatform.web.decorators import (
     actor_for,
     dashboard_page,
     htmx_target,
@@ -29,7 +29,7 @@ from dataplatform.web import (
     operator_only,
     render_page,
 )
-from dataplatform.wiring import get_pipeline
+from dataplatform.web.wiring import get_pipeline
 from runs.forms import CancelForm, FileFilterForm, RunFilterForm
 
 PAGE_SIZE = 50
@@ -183,7 +183,7 @@ def _run_context(
         "events": events.items if events else [],
         "events_cursor": events.cursor if events else None,
         "can_act": is_operator(request),
-        "can_retry": run.status.value in {"failed", "processing", "dispatched"} and run.failed_files > 0,
+        "can_retry": run_accepts_retry(run.status) and run.failed_files > 0,
         "can_cancel": run.status in RUN_IN_FLIGHT,
         "problems": problems,
         "cancel_form": CancelForm(),

@@ -76,7 +76,7 @@ def any_pipeline(request: pytest.FixtureRequest) -> Pipeline:
 @pytest.fixture
 def web_pipeline(dynalite_server: LocalDynalite, settings: Any) -> Iterator[Pipeline]:
     """The web app's own Pipeline (settings.PIPELINE_CONFIG + wiring) on fresh dynalite tables."""
-    from dataplatform import wiring
+    from dataplatform.web import wiring
 
     settings.PIPELINE_CONFIG = unique_config(endpoint_url=dynalite_server.endpoint_url)
     wiring.reset()

@@ -4,6 +4,8 @@ The Lambda handler, the web app and the simulator each build one `Pipeline` per 
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from .audit import AuditRepository
@@ -39,3 +41,28 @@ class Pipeline:
         from .schema import sync_tables
 
         return sync_tables(self.client, self.config)
+
+
+class PipelineHolder:
+    """The one Pipeline of a process (a Lambda container, a web worker), made on first use by
+    `factory` and shared by every later request of that process."""
+
+    def __init__(self, factory: Callable[[], Pipeline]) -> None:
+        self._factory = factory
+        self._lock = threading.Lock()
+        self._pipeline: Pipeline | None = None
+
+    def get(self) -> Pipeline:
+        """The process's Pipeline, made now if it does not exist yet."""
+        pipeline = self._pipeline
+        if pipeline is None:
+            with self._lock:
+                if self._pipeline is None:
+                    self._pipeline = self._factory()
+                pipeline = self._pipeline
+        return pipeline
+
+    def set(self, pipeline: Pipeline | None) -> None:
+        """Install (or forget, with None) the process's Pipeline: tests and local runs."""
+        with self._lock:
+            self._pipeline = pipeline

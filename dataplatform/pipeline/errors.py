@@ -1,6 +1,10 @@
-"""Domain errors of the pipeline core. Views map them to HTTP codes in one place."""
+"""Domain errors of the pipeline core, and `error_answer`: the one place where they become
+HTTP answers (API, pages, Lambda)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
 
 
 class PipelineError(Exception):
@@ -72,3 +76,43 @@ class AlreadyExists(PipelineError):
 
     code = "already_exists"
     http_status = 409
+
+
+RETRY_AFTER_SECONDS = 5
+SERVER_ERROR_DETAIL = "The server could not complete the request."
+
+
+@dataclass(frozen=True)
+class ErrorAnswer:
+    """A domain error as an HTTP answer: status, JSON body and headers."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def code(self) -> str:
+        return str(self.body["code"])
+
+
+def error_answer(exc: PipelineError) -> ErrorAnswer:
+    """The one mapping from a domain error to its HTTP answer, used by the admin API, the
+    dashboard pages and the Lambda handler alike: `{"detail", "code"}` plus `fields` (a list
+    of messages per field) for invalid input, `current` for conflicts, `failedFiles` for a
+    dispatch failure; 503 carries Retry-After; any other 5xx says no more than that it failed."""
+    body: dict[str, Any] = {"detail": exc.message, "code": exc.code}
+    headers: dict[str, str] = {}
+    status = exc.http_status
+    if isinstance(exc, ValidationFailed) and exc.fields:
+        body["fields"] = {name: [message] for name, message in exc.fields.items()}
+    elif isinstance(exc, InvalidTransition):
+        body["current"] = exc.current
+    elif isinstance(exc, AlreadyExists):
+        body["current"] = None
+    elif isinstance(exc, DispatchFailed):
+        body["failedFiles"] = len(exc.failed_ids)
+    if status == 503:
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    elif status >= 500:
+        body = {"detail": SERVER_ERROR_DETAIL, "code": "server_error"}
+    return ErrorAnswer(status, body, headers)

@@ -9,43 +9,21 @@ import base64
 import binascii
 import json
 import logging
-import threading
 from typing import Any
 
-from .app import Pipeline
+from .app import Pipeline, PipelineHolder
 from .config import PipelineConfig
-from .errors import (
-    DispatchFailed,
-    InvalidTransition,
-    PipelineError,
-    ValidationFailed,
-)
+from .errors import PipelineError, ValidationFailed, error_answer
 from .services import Actor, run_trigger
 
 logger = logging.getLogger("dataplatform.lambda")
 
 MAX_BODY_BYTES = 6 * 1024 * 1024  # the API Gateway / Lambda payload limit
-RETRY_AFTER_SECONDS = "5"
 
-_lock = threading.Lock()
-_pipeline: Pipeline | None = None
-
-
-def get_pipeline() -> Pipeline:
-    """The container's Pipeline, created on first use from the environment."""
-    global _pipeline
-    if _pipeline is None:
-        with _lock:
-            if _pipeline is None:
-                _pipeline = Pipeline(PipelineConfig.from_env())
-    return _pipeline
-
-
-def set_pipeline(pipeline: Pipeline | None) -> None:
-    """Install (or forget, with None) the container's Pipeline; for tests and local runs."""
-    global _pipeline
-    with _lock:
-        _pipeline = pipeline
+# The container's Pipeline, built on the first invocation from the environment.
+_holder = PipelineHolder(lambda: Pipeline(PipelineConfig.from_env()))
+get_pipeline = _holder.get
+set_pipeline = _holder.set
 
 
 def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -55,12 +33,6 @@ def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None 
         "body": json.dumps(body, default=str, sort_keys=True),
         "isBase64Encoded": False,
     }
-
-
-def _error(status: int, code: str, message: str, **extra: Any) -> dict[str, Any]:
-    headers = {"Retry-After": RETRY_AFTER_SECONDS} if status == 503 else None
-    # The same error body as the REST API: a human `detail` and a machine `code`.
-    return _response(status, {"detail": message, "code": code, **extra}, headers)
 
 
 def _parse_body(event: Any) -> dict[str, Any]:
@@ -112,15 +84,9 @@ def api_lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         payload = _parse_body(event)
         result = run_trigger(get_pipeline(), request=payload, actor=_actor(event, context))
     except PipelineError as exc:
-        extra: dict[str, Any] = {}
-        if isinstance(exc, ValidationFailed) and exc.fields:
-            extra["fields"] = exc.fields
-        if isinstance(exc, InvalidTransition):
-            extra["current"] = exc.current
-        if isinstance(exc, DispatchFailed):
-            extra["failedFiles"] = len(exc.failed_ids)
         if exc.http_status >= 500:
             logger.error("trigger failed: %s", exc.message)
-        return _error(exc.http_status, exc.code, exc.message, **extra)
+        answer = error_answer(exc)
+        return _response(answer.status, answer.body, answer.headers)
     body = {"created": result.created, "run": result.run.model_dump(mode="json", by_alias=True, exclude_none=True)}
     return _response(201 if result.created else 200, body)

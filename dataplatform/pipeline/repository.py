@@ -19,7 +19,6 @@ from .dynamo import ABSENT, Expr, Page, Table, Update, deserialize, error_code, 
 from .errors import AlreadyExists, InvalidTransition, NotFound
 from .models import Environment, FileRecord, Run
 from .schema import (
-    FILE_DATASET_STATUS_INDEX,
     FILE_RUN_INDEX,
     FILE_RUN_STATUS_INDEX,
     RUN_DATASET_INDEX,
@@ -153,20 +152,16 @@ class RunRepository:
         update: Update,
         *,
         require_status: Iterable[RunStatus] | None = None,
-        expect: tuple[str, Any] | None = None,
         expect_all: dict[str, Any] | None = None,
     ) -> Run:
         """Atomic counter/attribute update (ADD for counters), optionally guarded by status
-        and by attribute values (`expect`, `expect_all`)."""
+        and by attribute values (`expect_all`)."""
         item = _conditional_update(
             self.table, key_name="runId", key=run_id, update=update,
             sources=None if require_status is None else [s.value for s in require_status],
-            extra_condition=expect, expect_all=expect_all, what="Run", target=None,
+            expect_all=expect_all, what="Run", target=None,
         )
         return Run.from_item(item)
-
-    def add_counters(self, run_id: str, deltas: dict[str, int]) -> Run:
-        return self.update(run_id, Update(add_values=deltas))
 
     def by_dataset(
         self,
@@ -254,22 +249,6 @@ class FileRepository:
         if item is None:
             raise NotFound(f"File {file_id!r} does not exist.")
         return FileRecord.from_item(item)
-
-    def create(self, record: FileRecord) -> bool:
-        """Conditional put of one file; False when a file with that id already exists."""
-        expr = Expr()
-        try:
-            self.table.call(
-                "put_item",
-                Item=serialize(record.to_item()),
-                ConditionExpression=f"attribute_not_exists({expr.name('fileId')})",
-                **expr.kwargs(),
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
 
     def put_batch(self, records: list[FileRecord]) -> None:
         """Write files in BatchWriteItem groups of 25 (for files of a run not yet dispatched)."""
@@ -430,24 +409,6 @@ class FileRepository:
             if status in counts:
                 counts[status] += 1
         return counts
-
-    def by_dataset_status(
-        self, dataset_name: str, status: FileStatus, *, limit: int = 50, cursor: str | None = None
-    ) -> Page[FileRecord]:
-        """Files of a dataset in one status (datasetName-status-index)."""
-        expr = Expr()
-        request = {
-            "IndexName": FILE_DATASET_STATUS_INDEX,
-            "KeyConditionExpression": (
-                f"{expr.name('datasetName')} = {expr.value(dataset_name)} AND "
-                f"{expr.name('status')} = {expr.value(status.value)}"
-            ),
-        }
-        request.update(expr.kwargs())
-        return self.table.query_page(
-            kind="files-by-dataset-status", params={"dataset": dataset_name, "status": status},
-            request=request, limit=limit, cursor=cursor, load=FileRecord.from_item,
-        )
 
 
 def _filters(expr: Expr, **wanted: Any) -> str:

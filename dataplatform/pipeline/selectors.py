@@ -5,7 +5,7 @@ Every read is a GetItem or an index Query; nothing here scans a table."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from .audit import AuditRecord
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from .app import Pipeline
 
 MAX_LIMIT = 500
+# Default length of a dataset calendar (pages and API).
+DEFAULT_CALENDAR_DAYS = 30
 MAX_CALENDAR_DAYS = 400
 # Failed runs and runs still moving are what an operator looks at first.
 ATTENTION_STATUSES = (RunStatus.FAILED, *sorted(RUN_IN_FLIGHT))
@@ -156,12 +158,22 @@ class CalendarDay:
     runs: int
 
 
-def dataset_calendar(
-    p: Pipeline, *, name: str, start: date, end: date, now: datetime | None = None
-) -> list[CalendarDay]:
-    """Per business date in [start, end]: the latest run and its status, or 'missing'.
+def calendar_window(
+    *, start: date | None = None, end: date | None = None, days: int | None = None
+) -> tuple[date, date]:
+    """The calendar's [start, end]: `end` defaults to today (UTC), `start` to `days` (default
+    DEFAULT_CALENDAR_DAYS) business dates up to `end`. The one default for pages and API."""
+    last = end or utc_now().date()
+    first = start or last - timedelta(days=(days or DEFAULT_CALENDAR_DAYS) - 1)
+    return first, last
 
-    One Query (businessDate BETWEEN start AND end) covers the whole range."""
+
+def dataset_calendar(
+    p: Pipeline, *, name: str, start: date | None = None, end: date | None = None, now: datetime | None = None
+) -> list[CalendarDay]:
+    """Per business date in [start, end] (default: `calendar_window()`): the latest run and
+    its status, or 'missing'. One Query (businessDate BETWEEN start AND end) covers the range."""
+    start, end = calendar_window(start=start, end=end)
     if end < start:
         raise ValidationFailed("The calendar's end is before its start.", fields={"to": "before from"})
     if (end - start).days + 1 > MAX_CALENDAR_DAYS:

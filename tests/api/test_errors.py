@@ -15,7 +15,7 @@ from django.test import RequestFactory
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from dataplatform import api_errors
+from dataplatform.api import errors as api_errors
 from dataplatform.pipeline import selectors
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.errors import StoreUnavailable

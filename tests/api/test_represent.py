@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from dataplatform.api_base import represent, to_json
-from dataplatform.api_datasets import DatasetSerializer
+from dataplatform.api.represent import represent, to_json
+from dataplatform.datasets.api import DatasetSerializer
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.services import Actor, run_cancel, run_retry
 from files.serializers import FileSerializer

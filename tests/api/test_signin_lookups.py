@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from dataplatform.auth import RoleAwareModelBackend, RoleAwareTokenAuthentication, fetch_by, load_roles
 from django.contrib.auth.models import Group, User
 from django.contrib.sessions.models import Session
 from django.test import Client
@@ -13,8 +14,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from dataplatform import roles
-from dataplatform.auth import RoleAwareModelBackend, RoleAwareTokenAuthentication, fetch_by, load_roles
+from dataplatform.accounts import roles
 
 pytestmark = pytest.mark.django_db
 
@@ -122,9 +122,8 @@ def test_sessions_end_on_logout_expiry_and_deactivation(web_pipeline) -> None:  
 def test_the_cached_session_engine_reads_the_cache_then_the_database() -> None:
     """The engine used with CACHE_URL: a session is served from the cache, found in the
     database when the cache lost it, and gone once it ends or expires."""
-    from django.core.cache import cache
-
     from dataplatform.sessions.cached_db import SessionStore
+    from django.core.cache import cache
 
     store = SessionStore()
     store["who"] = "ivan"

@@ -13,10 +13,10 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.test import override_settings
 
-from dataplatform import wiring
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.demo import DemoLoadResult, load_demo
 from dataplatform.pipeline.engine import LocalDynalite
+from dataplatform.web import wiring
 from tests.conftest import unique_config
 
 # Playwright's sync API runs an event loop in the test thread; our DB calls there are synchronous.

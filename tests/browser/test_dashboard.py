@@ -12,12 +12,12 @@ import pytest
 from django.test import override_settings
 from playwright.sync_api import expect
 
-from dataplatform import wiring
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.demo import DemoLoadResult
 from dataplatform.pipeline.engine import LocalDynalite, free_port
 from dataplatform.pipeline.models import Run
 from dataplatform.pipeline.states import FileStatus, RunStatus
+from dataplatform.web import wiring
 from tests.browser.conftest import login, shot
 from tests.conftest import unique_config
 from tests.pages.factories import advance, file_ids, make_run

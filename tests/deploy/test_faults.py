@@ -17,10 +17,10 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from dataplatform import wiring
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.clients import reset_clients
 from dataplatform.pipeline.engine import LocalDynalite
+from dataplatform.web import wiring
 from tests.conftest import unique_config
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from dataplatform.logs import JsonFormatter
-from dataplatform.middleware import request_id_var
+from dataplatform.web.logs import JsonFormatter
+from dataplatform.web.middleware import request_id_var
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,7 +94,7 @@ def test_json_log_lines_neutralise_newlines_and_hide_secrets() -> None:
         record = logging.LogRecord("dataplatform.api", logging.INFO, __file__, 1, "retry %s", ("x\nFAKE line",), None)
         record.authorization = "Token abc"
         record.detail = {"password": "p", "reason": "two\nlines"}
-        from dataplatform.middleware import RequestIdFilter
+        from dataplatform.web.middleware import RequestIdFilter
 
         RequestIdFilter().filter(record)
         line = JsonFormatter().format(record)

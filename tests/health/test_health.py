@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.test import Client
 
-from dataplatform import wiring
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.engine import LocalDynalite, free_port
+from dataplatform.web import wiring
 
 from ..conftest import unique_config
 

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from dataplatform.pipeline.models import FileRecord, Run
-from dataplatform.templatetags.monitor import badge, choice_select, file_row, href, progress_bar, run_row
+from dataplatform.web.templatetags.monitor import badge, choice_select, file_row, href, progress_bar, run_row
 from runs.forms import CalendarForm, FileFilterForm, RunFilterForm
 
 

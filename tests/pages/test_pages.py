@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from dataplatform.pipeline.app import Pipeline
+from dataplatform.pipeline.dynamo import Update
 from dataplatform.pipeline.states import FileStatus
 from tests.pages.conftest import htmx
 from tests.pages.factories import file_ids, make_run
@@ -301,8 +302,8 @@ def test_datasets_index_and_calendar(operator_client: Client, pipeline: Pipeline
 
 
 def test_store_unavailable_is_a_503_page_and_an_htmx_banner(operator_client: Client, settings: object) -> None:
-    from dataplatform import wiring
     from dataplatform.pipeline.engine import free_port
+    from dataplatform.web import wiring
     from tests.conftest import unique_config
 
     settings.PIPELINE_CONFIG = unique_config(  # type: ignore[attr-defined]
@@ -354,7 +355,7 @@ def test_ensure_demo_user_creates_operator_and_viewer(db: None, monkeypatch: pyt
     from django.contrib.auth import authenticate
     from django.core.management import call_command
 
-    from dataplatform import roles
+    from dataplatform.accounts import roles
 
     monkeypatch.setenv("DEMO_OPERATOR_PASSWORD", "op-demo-password-1")
     out = StringIO()
@@ -388,7 +389,7 @@ def test_run_page_costs_two_requests_and_loads_counts_and_audit_lazily(
     assert "counted from the file table" in exact
     assert ">23<" in exact  # pending
     assert "stored counters differ" not in exact
-    pipeline.runs.add_counters(run.run_id, {"processedFiles": 1})  # a counter drifts
+    pipeline.runs.update(run.run_id, Update(add_values={"processedFiles": 1}))  # a counter drifts
     drifted = html(operator_client.get(url, **htmx("run-exact")))
     assert "stored counters differ" in drifted
     assert "reconcile --run-id" in drifted

@@ -6,6 +6,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from dataplatform.pipeline.app import Pipeline
+from dataplatform.pipeline.dynamo import Update
 from dataplatform.pipeline.errors import InvalidTransition
 from dataplatform.pipeline.states import RunStatus
 
@@ -42,7 +43,7 @@ def test_16_threads_times_50_counter_increments_lose_nothing(dynalite_pipeline: 
     def hammer(_: int) -> None:
         barrier.wait()
         for _ in range(50):
-            dynalite_pipeline.runs.add_counters("counter", {"processedFiles": 1, "failedFiles": 2})
+            dynalite_pipeline.runs.update("counter", Update(add_values={"processedFiles": 1, "failedFiles": 2}))
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(hammer, range(16)))

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from dataplatform import wiring
 from dataplatform.pipeline.app import Pipeline
+from dataplatform.web import wiring
 
 from .recording import snapshot
 

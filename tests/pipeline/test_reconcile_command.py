@@ -5,10 +5,11 @@ from __future__ import annotations
 from io import StringIO
 
 import pytest
+from dataplatform.management.commands import reconcile
 from django.core.management import CommandError, call_command
 
-from dataplatform.management.commands import reconcile
 from dataplatform.pipeline.app import Pipeline
+from dataplatform.pipeline.dynamo import Update
 from dataplatform.pipeline.services import Actor, run_trigger
 
 from .recording import RecordingDispatcher
@@ -28,7 +29,7 @@ def make_run(p: Pipeline, date: str = "2026-01-05") -> str:
 
 def test_reconcile_one_run_prints_before_and_after(p: Pipeline) -> None:
     run_id = make_run(p)
-    p.runs.add_counters(run_id, {"pendingFiles": 3})
+    p.runs.update(run_id, Update(add_values={"pendingFiles": 3}))
     out = StringIO()
     call_command("reconcile", "--run-id", run_id, stdout=out)
     text = out.getvalue()
@@ -41,7 +42,7 @@ def test_reconcile_one_run_prints_before_and_after(p: Pipeline) -> None:
 def test_reconcile_every_run_of_a_dataset_and_date(p: Pipeline) -> None:
     first, second, other_day = make_run(p), make_run(p), make_run(p, "2026-01-06")
     for run_id in (first, second, other_day):
-        p.runs.add_counters(run_id, {"failedFiles": 1})
+        p.runs.update(run_id, Update(add_values={"failedFiles": 1}))
     out = StringIO()
     call_command("reconcile", "--dataset", "ds", "--date", "2026-01-05", stdout=out)
     assert first in out.getvalue()

@@ -7,10 +7,10 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from dataplatform import wiring
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.engine import LocalDynalite
 from dataplatform.pipeline.schema import FILE_RUN_STATUS_INDEX, SchemaError, sync_tables, table_specs
+from dataplatform.web import wiring
 
 from ..conftest import unique_config
 

@@ -11,6 +11,7 @@ import pytest
 from dataplatform.pipeline import services
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.datasets import DatasetConfig
+from dataplatform.pipeline.dynamo import Update
 from dataplatform.pipeline.errors import InvalidTransition, NotFound, ValidationFailed
 from dataplatform.pipeline.services import Actor, file_report, file_retry, run_cancel, run_reconcile, run_retry
 from dataplatform.pipeline.states import FileStatus, RunStatus
@@ -324,7 +325,7 @@ def test_reconcile_restores_counters_and_rolls_up(p: Pipeline) -> None:
     for file_id in ids[1:]:
         p.files.move(file_id, FileStatus.FETCHED)
         p.files.move(file_id, FileStatus.FAILED)
-    p.runs.add_counters(run_id, {"verifiedFiles": 5})
+    p.runs.update(run_id, Update(add_values={"verifiedFiles": 5}))
     result = run_reconcile(p, run_id=run_id, actor=ALICE)
     assert result.changed
     assert result.before["verifiedFiles"] == 5

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from dataplatform import wiring
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.dispatch import LocalDispatcher
 from dataplatform.pipeline.engine import LocalDynalite
 from dataplatform.pipeline.simulator import Simulator, SimulatorOptions
 from dataplatform.pipeline.states import FILE_TERMINAL, FileStatus, RunStatus
 from dataplatform.pipeline.timeutil import utc_now
+from dataplatform.web import wiring
 
 from ..conftest import unique_config
 from .test_datasets import make_config

@@ -3,7 +3,6 @@ on the shared task pool's threads."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 

@@ -1,0 +1,135 @@
+"""What every admin API view shares: roles per action, strict parsing, the Actor, list pages
+and JSON-only error responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions, serializers, viewsets
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from dataplatform.accounts.roles import user_roles
+from dataplatform.api.log import log_event
+from dataplatform.api.pagination import CursorPagination
+from dataplatform.api.permissions import ActionRolePermission
+from dataplatform.pipeline.app import Pipeline
+from dataplatform.pipeline.dynamo import Page
+from dataplatform.pipeline.models import DATASET_NAME_PATTERN as DATASET_NAME
+from dataplatform.pipeline.services import Actor
+from dataplatform.web import wiring
+
+# Path ids: a letter or digit, then letters, digits and . _ : - only, so "../", NUL or a 1,000-character id never
+# reach DynamoDB (they do not match the route and get the JSON 404 of the catch-all).
+RUN_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,255}"
+FILE_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,511}"
+DATASET_NAME_PATTERN = DATASET_NAME
+
+
+class JsonErrorsMixin:
+    """Errors are JSON even when the browsable API or an HTML page was negotiated."""
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        renderer = getattr(response, "accepted_renderer", None)
+        plain_json = type(renderer) is JSONRenderer
+        if response.status_code >= 400 and not plain_json:
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = "application/json"
+            response.renderer_context = self.get_renderer_context()  # type: ignore[attr-defined]
+        return response
+
+
+class PipelineViewSet(JsonErrorsMixin, viewsets.ViewSet):
+    """A plain ViewSet over the core (no ORM): parse, call a service or selector, serialize."""
+
+    permission_classes = [ActionRolePermission]
+    paginator = CursorPagination()
+    # action name -> roles allowed to call it; an action missing here is refused.
+    action_roles: dict[str, tuple[str, ...]] = {}
+    # viewset action -> audit action name, for the admin actions (one JSON log line each).
+    admin_actions: dict[str, str] = {}
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        audit_action = self.admin_actions.get(getattr(self, "action", None) or "")
+        if audit_action is not None:
+            user = getattr(request, "user", None)
+            log_event(
+                "admin_action",
+                action=audit_action,
+                target=dict(kwargs) or None,
+                user=getattr(user, "username", None) or None,
+                status=response.status_code,
+                outcome="allowed" if response.status_code < 400 else "refused",
+                code=(response.data or {}).get("code") if response.status_code >= 400 else None,
+            )
+        return response
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return wiring.get_pipeline()
+
+    def actor(self) -> Actor:
+        """The audit Actor for this request: the authenticated user and the request id."""
+        return Actor(
+            name=self.request.user.username,
+            request_id=getattr(self.request._request, "request_id", None),
+            roles=tuple(sorted(user_roles(self.request.user))),
+        )
+
+    def parse_body(self, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:  # type: ignore[type-arg]
+        """The validated JSON object body (a body is required: `{}` for all defaults)."""
+        if not self.request.META.get("CONTENT_LENGTH") and "HTTP_TRANSFER_ENCODING" not in self.request.META:
+            raise serializers.ValidationError(["A JSON object body is required (send {} for the defaults)."],
+                                              code="missing_body")
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def parse_action_body(
+        self, serializer_class: type[serializers.Serializer], *, action: str, run_id: str | None = None,  # type: ignore[type-arg]
+        file_id: str | None = None,
+    ) -> dict[str, Any]:
+        """`parse_body` for an admin action: a refused body still leaves its audit record.
+
+        Like the core does for an invalid trigger, that record is the audit log line only
+        (`store=False`): bad input must leave every table untouched, and no DynamoDB call is
+        made for it."""
+        try:
+            return self.parse_body(serializer_class)
+        except (serializers.ValidationError, exceptions.ParseError, exceptions.UnsupportedMediaType) as exc:
+            actor = self.actor()
+            detail: dict[str, Any] = {"error": str(exc.default_code), "status": exc.status_code}
+            if isinstance(exc.detail, dict):
+                detail["fields"] = sorted(str(name) for name in exc.detail)
+            self.pipeline.audit.record(
+                target_id=run_id or file_id or "-",
+                actor=actor.name,
+                action=action,
+                target=f"file:{file_id}" if file_id else f"run:{run_id}",
+                outcome="refused",
+                reason="invalid request",
+                detail=detail,
+                request_id=actor.request_id,
+                store=False,
+            )
+            raise
+
+    def parse_query(self, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:  # type: ignore[type-arg]
+        """The validated query-string parameters. A parameter given twice is refused (which
+        one would win is a guess); blank values count as absent."""
+        repeated = sorted(k for k, values in self.request.query_params.lists() if len(values) > 1)
+        if repeated:
+            raise exceptions.ValidationError({k: ["Give this parameter at most once."] for k in repeated})
+        params = {key: value for key, value in self.request.query_params.items() if value != ""}
+        serializer = serializer_class(data=params)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def page_response(self, page: Page[Any], serializer_class: type[serializers.Serializer]) -> Response:  # type: ignore[type-arg]
+        """`{"results": [...], "next": URL|null}`; the core's signed cursor goes into `cursor=`."""
+        return self.paginator.get_paginated_response(self.request, page, serializer_class)
+
+

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class WebConfig(AppConfig):
+    """Page plumbing: template tags (`{% load monitor %}`), middleware, health views."""
+
+    name = "dataplatform.web"
+    label = "web"
+    verbose_name = "Run Monitor pages"

@@ -38,7 +38,7 @@ def label(user: Any) -> str:
     for role in (OPERATOR, PIPELINE, VIEWER):
         if role in held:
             return role
-    return "no role"
+    return ""
 
 
 def has_role(user: Any, *roles: str) -> bool:

@@ -1,16 +1,17 @@
-"""The per-request sign-in lookups (dataplatform.auth, dataplatform.sessions): few queries,
-the same answers as Django's defaults, and no caching across requests."""
+"""Sign-in with Django's own backends (ModelBackend, DRF TokenAuthentication, the db and
+cached_db session engines): few queries per request, and no caching across requests."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-from dataplatform.auth import RoleAwareModelBackend, RoleAwareTokenAuthentication, fetch_by, load_roles
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, User
 from django.contrib.sessions.models import Session
 from django.test import Client
 from django.utils import timezone
+from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -26,51 +27,53 @@ def _user(name: str, *groups: str) -> User:
     return user
 
 
-def test_fetch_by_matches_the_orm_field_for_field() -> None:
-    user = _user("alice", "viewer")
-    user.last_login = timezone.now()
-    user.save()
-    fetched = fetch_by(User, "id", user.pk)
-    expected = User.objects.get(pk=user.pk)
-    for field in User._meta.concrete_fields:
-        assert getattr(fetched, field.attname) == getattr(expected, field.attname), field.attname
-    assert fetched._state.adding is False
-    assert fetch_by(User, "id", 10**9) is None
+def test_sign_in_uses_djangos_own_backends(settings) -> None:  # type: ignore[no-untyped-def]
+    assert settings.AUTHENTICATION_BACKENDS == ["django.contrib.auth.backends.ModelBackend"]
+    assert "rest_framework.authentication.TokenAuthentication" in settings.REST_FRAMEWORK[
+        "DEFAULT_AUTHENTICATION_CLASSES"]
+    assert settings.SESSION_ENGINE in {
+        "django.contrib.sessions.backends.db", "django.contrib.sessions.backends.cached_db"}
 
 
-def test_backend_refuses_inactive_unknown_and_malformed_ids() -> None:
-    backend = RoleAwareModelBackend()
+def test_backend_refuses_inactive_and_unknown_users() -> None:
+    backend = ModelBackend()
     user = _user("bob")
     assert backend.get_user(user.pk) == user
     assert backend.get_user(str(user.pk)) == user  # session values are strings
-    assert backend.get_user("not-a-number") is None
     assert backend.get_user(10**9) is None
     user.is_active = False
     user.save()
     assert backend.get_user(user.pk) is None
 
 
-def test_token_authentication_answers_like_drf() -> None:
+def test_token_authentication_refuses_unknown_tokens_and_inactive_users() -> None:
     from rest_framework.exceptions import AuthenticationFailed
 
     user = _user("carol", "operator")
     token = Token.objects.create(user=user)
-    found_user, found_token = RoleAwareTokenAuthentication().authenticate_credentials(token.key)
+    found_user, found_token = TokenAuthentication().authenticate_credentials(token.key)
     assert found_user == user
     assert found_token == token
-    assert found_token.user == user
     with pytest.raises(AuthenticationFailed, match="Invalid token"):
-        RoleAwareTokenAuthentication().authenticate_credentials("0" * 40)
+        TokenAuthentication().authenticate_credentials("0" * 40)
     user.is_active = False
     user.save()
     with pytest.raises(AuthenticationFailed, match="inactive"):
-        RoleAwareTokenAuthentication().authenticate_credentials(token.key)
+        TokenAuthentication().authenticate_credentials(token.key)
 
 
-def test_roles_come_from_one_query_and_only_role_groups_count() -> None:
+def test_roles_come_from_one_query_and_only_role_groups_count(django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
     user = _user("dave", "operator", "viewer", "some-other-group")
-    assert load_roles(user) == {"operator", "viewer"}
-    assert roles.user_roles(user) == {"operator", "viewer"}
+    with django_assert_num_queries(1):
+        assert roles.user_roles(user) == {"operator", "viewer"}
+        assert roles.user_roles(user) == {"operator", "viewer"}  # kept for the request
+    assert roles.label(user) == "operator"
+
+
+def test_the_header_names_the_strongest_role() -> None:
+    assert roles.label(_user("pia", "pipeline")) == "pipeline"
+    assert roles.label(_user("vic", "viewer")) == "viewer"
+    assert roles.label(_user("nora")) == ""
 
 
 def test_dashboard_request_costs_three_small_queries(django_assert_num_queries, web_pipeline) -> None:  # type: ignore[no-untyped-def]
@@ -86,7 +89,7 @@ def test_dashboard_request_costs_three_small_queries(django_assert_num_queries, 
 def test_api_request_costs_three_small_queries(django_assert_num_queries, web_pipeline) -> None:  # type: ignore[no-untyped-def]
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=_user('frank', 'viewer')).key}")
-    with django_assert_num_queries(3):  # token, user, roles
+    with django_assert_num_queries(2):  # token with its user, roles
         response = client.get("/api/v1/datasets/")
     assert response.status_code == 200, response.content
 
@@ -122,7 +125,7 @@ def test_sessions_end_on_logout_expiry_and_deactivation(web_pipeline) -> None:  
 def test_the_cached_session_engine_reads_the_cache_then_the_database() -> None:
     """The engine used with CACHE_URL: a session is served from the cache, found in the
     database when the cache lost it, and gone once it ends or expires."""
-    from dataplatform.sessions.cached_db import SessionStore
+    from django.contrib.sessions.backends.cached_db import SessionStore
     from django.core.cache import cache
 
     store = SessionStore()

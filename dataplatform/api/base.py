@@ -45,7 +45,7 @@ class PipelineViewSet(JsonErrorsMixin, viewsets.ViewSet):
     """A plain ViewSet over the core (no ORM): parse, call a service or selector, serialize."""
 
     permission_classes = [ActionRolePermission]
-    paginator = CursorPagination()
+    pagination = CursorPagination()
     # action name -> roles allowed to call it; an action missing here is refused.
     action_roles: dict[str, tuple[str, ...]] = {}
     # viewset action -> audit action name, for the admin actions (one JSON log line each).
@@ -130,6 +130,6 @@ class PipelineViewSet(JsonErrorsMixin, viewsets.ViewSet):
 
     def page_response(self, page: Page[Any], serializer_class: type[serializers.Serializer]) -> Response:  # type: ignore[type-arg]
         """`{"results": [...], "next": URL|null}`; the core's signed cursor goes into `cursor=`."""
-        return self.paginator.get_paginated_response(self.request, page, serializer_class)
+        return self.pagination.get_paginated_response(self.request, page, serializer_class)
 
 

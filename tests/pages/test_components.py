@@ -7,7 +7,8 @@ from django.urls import reverse
 
 from dataplatform.pipeline.models import FileRecord, Run
 from dataplatform.web.templatetags.monitor import badge, choice_select, file_row, href, progress_bar, run_row
-from runs.forms import CalendarForm, FileFilterForm, RunFilterForm
+from dataplatform.datasets.forms import CalendarForm
+from runs.forms import FileFilterForm, RunFilterForm
 
 
 @pytest.mark.parametrize(

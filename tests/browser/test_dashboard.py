@@ -20,7 +20,7 @@ from dataplatform.pipeline.states import FileStatus, RunStatus
 from dataplatform.web import wiring
 from tests.browser.conftest import login, shot
 from tests.conftest import unique_config
-from tests.pages.factories import advance, file_ids, make_run
+from tests.web.factories import advance, file_ids, make_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.dynalite]
 

@@ -14,8 +14,7 @@ from django.test import Client
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.engine import LocalDynalite, free_port
 from dataplatform.web import wiring
-
-from ..conftest import unique_config
+from tests.conftest import unique_config
 
 
 @pytest.fixture

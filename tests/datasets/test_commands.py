@@ -12,8 +12,7 @@ from django.core.management import CommandError, call_command
 
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.web import wiring
-
-from .recording import snapshot
+from tests.pipeline.recording import snapshot
 
 GOOD = [
     {

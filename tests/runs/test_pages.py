@@ -8,45 +8,14 @@ from django.test import Client
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.dynamo import Update
 from dataplatform.pipeline.states import FileStatus
-from tests.pages.conftest import htmx
-from tests.pages.factories import file_ids, make_run
+from tests.web.factories import file_ids, make_run
+from tests.web.page_fixtures import htmx
 
 pytestmark = [pytest.mark.django_db, pytest.mark.dynalite]
 
 
 def html(response: object) -> str:
     return response.content.decode()  # type: ignore[attr-defined]
-
-
-# --- login -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("url", ["/", "/runs/", "/runs/x/", "/files/x/", "/datasets/", "/datasets/x/"])
-def test_pages_need_login(client: Client, url: str) -> None:
-    response = client.get(url)
-    assert response.status_code == 302
-    assert response["Location"].startswith("/accounts/login/?next=")
-
-
-def test_htmx_request_without_session_gets_hx_redirect(client: Client) -> None:
-    response = client.get("/runs/", **htmx("load-more"), HTTP_HX_CURRENT_URL="http://testserver/runs/?status=failed")
-    assert response.status_code == 200
-    assert response["HX-Redirect"].startswith("/accounts/login/?next=")
-    assert "status%3Dfailed" in response["HX-Redirect"]
-    assert "<form" not in html(response)
-
-
-def test_login_page_renders_and_signs_in(client: Client, django_user_model: type) -> None:
-    django_user_model.objects.create_user(username="u", password="secret-pass-123")  # type: ignore[attr-defined]
-    page = client.get("/accounts/login/")
-    assert page.status_code == 200
-    assert 'name="password"' in html(page)
-    response = client.post("/accounts/login/", {"username": "u", "password": "secret-pass-123", "next": "/datasets/"})
-    assert response.status_code == 302
-    assert response["Location"] == "/datasets/"
-
-
-# --- runs page -------------------------------------------------------------------------
 
 
 def test_runs_page_full_vs_htmx_partial(operator_client: Client, pipeline: Pipeline) -> None:
@@ -155,9 +124,6 @@ def test_tampered_cursor_is_a_message(operator_client: Client, pipeline: Pipelin
     assert "page link has expired" in html(response)
 
 
-# --- run page --------------------------------------------------------------------------
-
-
 def test_run_page_shows_everything_escaped(operator_client: Client, pipeline: Pipeline) -> None:
     run = make_run(
         pipeline, files=3, done=1, failed=1, error={"message": "<img src=x onerror=alert(1)>"},
@@ -249,125 +215,6 @@ def test_cancel_needs_a_reason_and_lands_in_the_audit_trail(operator_client: Cli
 
 def test_unknown_run_is_404(operator_client: Client, pipeline: Pipeline) -> None:
     assert operator_client.get("/runs/nope/").status_code == 404
-
-
-# --- file page -------------------------------------------------------------------------
-
-
-def test_file_page_and_retry(operator_client: Client, pipeline: Pipeline, settings: object) -> None:
-    run = make_run(pipeline, files=2, done=1, failed=1)
-    done_id = file_ids(pipeline, run.run_id, FileStatus.PREPROCESSED)[0]
-    body = html(operator_client.get(f"/files/{done_id}/"))
-    assert "1.5 MiB" in body
-    assert "sha256:abc123" in body
-    assert "s3://bucket-equities/" in body
-    assert "https://console.aws.amazon.com/s3/object/bucket-equities?prefix=2024-05-02/part-" in body
-    failed_id = file_ids(pipeline, run.run_id, FileStatus.FAILED)[0]
-    assert "Retry this file" in html(operator_client.get(f"/files/{failed_id}/"))
-    response = operator_client.post(f"/files/{failed_id}/retry/", **htmx("file-summary"))
-    assert response.status_code == 200
-    assert "<html" not in html(response)
-    assert "Pending" in html(response)
-    assert pipeline.files.get(failed_id).status == FileStatus.PENDING
-
-
-# --- datasets --------------------------------------------------------------------------
-
-
-def test_datasets_index_and_calendar(operator_client: Client, pipeline: Pipeline) -> None:
-    from dataplatform.pipeline.datasets import parse_dataset
-
-    pipeline.datasets.put(parse_dataset({
-        "datasetName": "equities", "locations": ["s3://bucket-x/{dataset}/{businessDate}.csv"],
-        "schedule": {"weekdays": [0, 1, 2, 3, 4, 5, 6], "dueBy": "00:00"}, "description": "End-of-day equities",
-    }))
-    index = html(operator_client.get("/datasets/"))
-    assert 'href="/datasets/equities/"' in index
-    calendar = operator_client.get("/datasets/equities/?days=10")
-    body = html(calendar)
-    assert calendar.status_code == 200
-    assert "End-of-day equities" in body
-    assert "s3://bucket-x/{dataset}/{businessDate}.csv" in body
-    assert "due 00:00 UTC" in body
-    assert body.count("day-missing") >= 9
-    assert "Missing" in body
-    assert "/runs/?datasetName=equities&amp;businessDate=" in body
-    bad = operator_client.get("/datasets/equities/?days=abc")
-    assert bad.status_code == 200
-    assert "days must be a whole number" in html(bad)
-    assert operator_client.get("/datasets/unknown/").status_code == 404
-
-
-# --- store down, csrf ------------------------------------------------------------------
-
-
-def test_store_unavailable_is_a_503_page_and_an_htmx_banner(operator_client: Client, settings: object) -> None:
-    from dataplatform.pipeline.engine import free_port
-    from dataplatform.web import wiring
-    from tests.conftest import unique_config
-
-    settings.PIPELINE_CONFIG = unique_config(  # type: ignore[attr-defined]
-        endpoint_url=f"http://127.0.0.1:{free_port()}", max_attempts=1, connect_timeout=0.5
-    )
-    wiring.reset()
-    try:
-        page = operator_client.get("/runs/")
-        assert page.status_code == 503
-        assert "Data store unavailable" in html(page)
-        assert page["Retry-After"]
-        fragment = operator_client.get("/runs/", **htmx("results"))
-        assert fragment.status_code == 503
-        assert "<html" not in html(fragment)
-        assert "data-message" in html(fragment)
-    finally:
-        wiring.reset()
-
-
-def test_csrf_failure_on_htmx_refreshes(db: None, django_user_model: type) -> None:
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(django_user_model.objects.create_user(username="o", password="x-123456789"))  # type: ignore[attr-defined]
-    response = client.post("/runs/r/retry/", **htmx("run-actions"))
-    assert response.status_code == 403
-    assert response["HX-Refresh"] == "true"
-    plain = client.post("/runs/r/retry/")
-    assert plain.status_code == 403
-    assert "HX-Refresh" not in plain
-
-
-def test_pages_send_a_content_security_policy(operator_client: Client, pipeline: Pipeline) -> None:
-    response = operator_client.get("/runs/")
-    assert "script-src 'self'" in response["Content-Security-Policy"]
-    assert "<script>" not in html(response)  # only external scripts
-
-
-def test_htmx_comes_from_local_static_files(operator_client: Client, pipeline: Pipeline) -> None:
-    body = html(operator_client.get("/runs/"))
-    assert '<script src="/static/django_htmx/htmx-2.min.js" defer></script>' in body
-    assert '<script src="/static/js/app.js" defer></script>' in body
-    assert "https://" not in body.split("</head>")[0]  # no CDN, no external fonts
-    assert '"allowEval": false' in body
-    assert 'hx-headers=\'{"X-CSRFToken": "' in body
-
-
-def test_ensure_demo_user_creates_operator_and_viewer(db: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    from io import StringIO
-
-    from django.contrib.auth import authenticate
-    from django.core.management import call_command
-
-    from dataplatform.accounts import roles
-
-    monkeypatch.setenv("DEMO_OPERATOR_PASSWORD", "op-demo-password-1")
-    out = StringIO()
-    call_command("ensure_demo_user", stdout=out)
-    assert "username=operator password=op-demo-password-1" in out.getvalue()
-    operator = authenticate(username="operator", password="op-demo-password-1")
-    assert operator is not None
-    assert roles.has_role(operator, roles.OPERATOR)
-    viewer_line = next(line for line in out.getvalue().splitlines() if "username=viewer" in line)
-    viewer = authenticate(username="viewer", password=viewer_line.split("password=")[1])
-    assert viewer is not None
-    assert roles.user_roles(viewer) == {roles.VIEWER}
 
 
 def test_run_page_costs_two_requests_and_loads_counts_and_audit_lazily(

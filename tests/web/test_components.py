@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from dataplatform.datasets.forms import CalendarForm
 from dataplatform.pipeline.models import FileRecord, Run
 from dataplatform.web.templatetags.monitor import badge, choice_select, file_row, href, progress_bar, run_row
-from dataplatform.datasets.forms import CalendarForm
 from runs.forms import FileFilterForm, RunFilterForm
 
 

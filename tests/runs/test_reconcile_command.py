@@ -5,14 +5,13 @@ from __future__ import annotations
 from io import StringIO
 
 import pytest
-from dataplatform.management.commands import reconcile
 from django.core.management import CommandError, call_command
 
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.dynamo import Update
 from dataplatform.pipeline.services import Actor, run_trigger
-
-from .recording import RecordingDispatcher
+from runs.management.commands import reconcile
+from tests.pipeline.recording import RecordingDispatcher
 
 
 @pytest.fixture

@@ -1,0 +1,38 @@
+"""Dashboard views through the Django test client, on dynalite."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from dataplatform.pipeline.app import Pipeline
+
+pytestmark = [pytest.mark.django_db, pytest.mark.dynalite]
+
+
+def html(response: object) -> str:
+    return response.content.decode()  # type: ignore[attr-defined]
+
+
+def test_datasets_index_and_calendar(operator_client: Client, pipeline: Pipeline) -> None:
+    from dataplatform.pipeline.datasets import parse_dataset
+
+    pipeline.datasets.put(parse_dataset({
+        "datasetName": "equities", "locations": ["s3://bucket-x/{dataset}/{businessDate}.csv"],
+        "schedule": {"weekdays": [0, 1, 2, 3, 4, 5, 6], "dueBy": "00:00"}, "description": "End-of-day equities",
+    }))
+    index = html(operator_client.get("/datasets/"))
+    assert 'href="/datasets/equities/"' in index
+    calendar = operator_client.get("/datasets/equities/?days=10")
+    body = html(calendar)
+    assert calendar.status_code == 200
+    assert "End-of-day equities" in body
+    assert "s3://bucket-x/{dataset}/{businessDate}.csv" in body
+    assert "due 00:00 UTC" in body
+    assert body.count("day-missing") >= 9
+    assert "Missing" in body
+    assert "/runs/?datasetName=equities&amp;businessDate=" in body
+    bad = operator_client.get("/datasets/equities/?days=abc")
+    assert bad.status_code == 200
+    assert "days must be a whole number" in html(bad)
+    assert operator_client.get("/datasets/unknown/").status_code == 404

@@ -31,7 +31,7 @@ GOOD = [
 
 @pytest.fixture
 def wired(moto_pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
-    monkeypatch.setattr(wiring, "_pipeline", moto_pipeline)
+    monkeypatch.setattr(wiring._pipelines, "_pipeline", moto_pipeline)
     return moto_pipeline
 
 

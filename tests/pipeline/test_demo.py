@@ -72,7 +72,7 @@ def test_plan_has_the_10k_run_missing_days_and_30_dates_per_dataset() -> None:
 
 @pytest.fixture
 def wired(dynalite_pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
-    monkeypatch.setattr(wiring, "_pipeline", dynalite_pipeline)
+    monkeypatch.setattr(wiring._pipelines, "_pipeline", dynalite_pipeline)
     return dynalite_pipeline
 
 

@@ -112,7 +112,7 @@ def test_field_errors_name_the_field(p: Pipeline) -> None:
     response = lambda_handler.api_lambda_handler(BAD_EVENTS["unknown sourceType"], Context())
     assert "sourceType" in json.loads(response["body"])["fields"]
     response = lambda_handler.api_lambda_handler(BAD_EVENTS["impossible date"], Context())
-    assert "not a real calendar date" in json.loads(response["body"])["fields"]["businessDate"]
+    assert "not a real calendar date" in json.loads(response["body"])["fields"]["businessDate"][0]
 
 
 def test_pipeline_is_created_once_per_container(monkeypatch: pytest.MonkeyPatch) -> None:

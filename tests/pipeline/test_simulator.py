@@ -119,7 +119,7 @@ def test_sweep_advances_runs_dispatched_elsewhere(sim_pipeline: Pipeline) -> Non
 
 
 def test_max_seconds_bounds_the_command(sim_pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(wiring, "_pipeline", sim_pipeline)
+    monkeypatch.setattr(wiring._pipelines, "_pipeline", sim_pipeline)
     out = StringIO()
     started = time.monotonic()
     call_command(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .alerts import AlertRepository
 from .audit import AuditRepository
 from .clients import get_client
 from .concurrency import TaskPool
@@ -32,6 +33,7 @@ class Pipeline:
         self.datasets = DatasetRepository(self.client, config, self.codec)
         self.dispatcher: Dispatcher = dispatcher if dispatcher is not None else make_dispatcher(config)
         self.audit = AuditRepository(self.client, config, self.codec)
+        self.alerts = AlertRepository(self.client, config, self.codec)
 
     def sync_tables(self) -> list[str]:
         from .schema import sync_tables

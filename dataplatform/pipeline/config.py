@@ -50,6 +50,8 @@ class PipelineConfig:
     worker_threads: int = 16
     dispatcher: str = "local"
     queue_url: str | None = None
+    evaluator_window_days: int = 7
+    evaluator_reconcile_budget: int = 20
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineConfig:
@@ -86,4 +88,6 @@ class PipelineConfig:
             worker_threads=threads,
             dispatcher=dispatcher,
             queue_url=queue_url,
+            evaluator_window_days=_int(env, "EVALUATOR_WINDOW_DAYS", 7, 1, 31),
+            evaluator_reconcile_budget=_int(env, "EVALUATOR_RECONCILE_BUDGET", 20, 0, 1000),
         )

@@ -27,6 +27,17 @@ def engine_pipeline(request: pytest.FixtureRequest) -> Pipeline:
     return request.getfixturevalue(name)  # type: ignore[no-any-return]
 
 
+def separate_client(p: Pipeline) -> Any:
+    """A new DynamoDB client for the same engine as `p` (one per simulated process)."""
+    import boto3
+
+    from dataplatform.pipeline.clients import new_client
+
+    if p.config.endpoint_url:
+        return new_client("dynamodb", endpoint_url=p.config.endpoint_url, region_name=p.config.region)
+    return boto3.client("dynamodb", region_name=p.config.region)
+
+
 @contextmanager
 def atomic_moto() -> Iterator[None]:
     """Serialise moto's item writes. moto has no locking, so two threads can both pass a

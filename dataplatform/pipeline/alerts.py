@@ -235,7 +235,36 @@ class AlertRepository:
             {"Put": {"TableName": self.notification_table,
                      "Item": serialize(outbox_item(alert, NotificationType.OPENED, now))}},
         ]
-        return alert if self._transact(items) else None
+        if self._transact(items):
+            return alert
+        if self._clear_orphan_guard(guard):
+            return alert if self._transact(items) else None
+        return None
+
+    def _clear_orphan_guard(self, guard: str) -> bool:
+        """Delete a guard whose episode is gone or no longer active (left by a hand edit or a
+        foreign writer), so a stale guard never blocks a key forever. True when one was removed."""
+        item = self.table.get({"alertId": guard}, consistent=True)
+        if item is None:
+            return False
+        episode_id = str(item.get("episodeId", ""))
+        episode = self.table.get({"alertId": episode_id}, consistent=True) if episode_id else None
+        if episode is not None and episode.get("state") in {s.value for s in ACTIVE_STATES}:
+            return False  # a live episode holds the key: the refusal stands
+        expr = Expr()
+        same = (
+            f"{expr.name('episodeId')} = {expr.value(episode_id)}" if episode_id
+            else f"attribute_not_exists({expr.name('episodeId')})"
+        )
+        try:
+            self.table.call(
+                "delete_item", Key=serialize({"alertId": guard}), ConditionExpression=same, **expr.kwargs(),
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False  # replaced meanwhile by a live episode's guard
+            raise
+        return True
 
     def resolve(self, alert: Alert, *, now: datetime, resolution: str) -> Alert | None:
         """Resolve an active episode, delete its guard and record its `alert.resolved`

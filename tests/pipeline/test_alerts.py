@@ -223,3 +223,13 @@ def test_heartbeat_and_snapshot_keep_the_newest_tick(p: Pipeline) -> None:
     assert snap is not None
     assert snap["takenAt"] == T0
     assert snap["alertsOpen"][0]["count"] == 1
+
+
+def test_a_guard_left_without_a_live_episode_does_not_block_the_key(p: Pipeline) -> None:
+    p.client.put_item(TableName=p.config.alert_table, Item={
+        "alertId": {"S": "open#prices#prod#2026-03-02#missing"}, "episodeId": {"S": "gone"},
+    })
+    alert = open_alert(p)
+    assert alert is not None
+    assert [g["episodeId"] for g in guards(p)] == [alert.alert_id]
+    assert open_alert(p) is None  # the live episode's guard does block

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from .alerts import AlertRepository
 from .audit import AuditRepository
 from .clients import get_client
 from .concurrency import TaskPool
@@ -36,6 +37,7 @@ class Pipeline:
         self.datasets = DatasetRepository(self.client, config, self.codec)
         self.dispatcher: Dispatcher = dispatcher if dispatcher is not None else make_dispatcher(config)
         self.audit = AuditRepository(self.client, config, self.codec)
+        self.alerts = AlertRepository(self.client, config, self.codec)
 
     def sync_tables(self) -> list[str]:
         from .schema import sync_tables

@@ -36,6 +36,8 @@ class PipelineConfig:
     file_table: str = "FileTable"
     dataset_table: str = "DatasetTable"
     audit_table: str = "AuditTable"
+    alert_table: str = "AlertTable"
+    notification_table: str = "NotificationTable"
     environment: Environment = Environment.STAGING
     region: str = "us-east-1"
     endpoint_url: str | None = None
@@ -48,6 +50,8 @@ class PipelineConfig:
     worker_threads: int = 16
     dispatcher: str = "local"
     queue_url: str | None = None
+    evaluator_window_days: int = 7
+    evaluator_reconcile_budget: int = 20
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineConfig:
@@ -69,6 +73,8 @@ class PipelineConfig:
             file_table=env.get("FILE_TABLE_NAME", "").strip() or "FileTable",
             dataset_table=env.get("DATASET_TABLE_NAME", "").strip() or "DatasetTable",
             audit_table=env.get("AUDIT_TABLE_NAME", "").strip() or "AuditTable",
+            alert_table=env.get("ALERT_TABLE_NAME", "").strip() or "AlertTable",
+            notification_table=env.get("NOTIFICATION_TABLE_NAME", "").strip() or "NotificationTable",
             environment=env_value,
             region=(env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1").strip(),
             endpoint_url=env.get("DYNAMODB_ENDPOINT_URL", "").strip() or None,
@@ -82,4 +88,6 @@ class PipelineConfig:
             worker_threads=threads,
             dispatcher=dispatcher,
             queue_url=queue_url,
+            evaluator_window_days=_int(env, "EVALUATOR_WINDOW_DAYS", 7, 1, 31),
+            evaluator_reconcile_budget=_int(env, "EVALUATOR_RECONCILE_BUDGET", 20, 0, 1000),
         )

@@ -24,10 +24,36 @@ location. Literal braces are written ``{{`` and ``}}``. Nothing else is allowed 
 
 Schedule
 --------
-``schedule.weekdays`` (0 = Monday .. 6 = Sunday) are the business days on which a run is
-expected; the run is due by ``schedule.dueBy`` (``HH:MM``, UTC) on the business date plus
-``schedule.dueDayOffset`` days (0 = the same day). A dataset without a schedule is never
-"missing".
+When a run of a business date is expected and due (SPEC section 9). Every field is optional;
+an item written before these fields existed keeps its meaning (timezone UTC).
+
+=====================  ================================================================
+``timezone``           IANA zone of the business dates and of every local time below
+                       (default ``UTC``)
+``weekdays``           0 = Monday .. 6 = Sunday: the days a run is expected (default Mon-Fri)
+``holidays``           a country code, optionally with a subdivision (``GB``, ``GB-ENG``,
+                       ``US-NY``), or a financial market code of the ``holidays`` package
+                       (``NYSE``): its holidays are not business days
+``calendar``           an exchange code of ``exchange_calendars`` (``XNYS``, ``XLON``): only
+                       its sessions are business days (outside the calendar's range,
+                       ~20 years back to 1 year ahead, the weekdays alone decide)
+``extraHolidays``      dates that are never business days
+``extraBusinessDays``  dates that always are (exceptions: they win over everything above)
+``expectedBy``         local ``HH:MM`` by which a run must exist: the last such moment at or
+                       before the due time (so ``22:00`` with a due time of ``06:00`` the
+                       next day means 22:00 on the business date). Default: the due time
+``startGraceMinutes``  tolerance after ``expectedBy`` before a missing run alerts (default 0)
+``dueBy``              local ``HH:MM`` by which the run must be ``success`` (default 23:59)
+``dueDayOffset``       days after the business date of that due time (0 = the same day)
+``dueGraceMinutes``    tolerance after ``dueBy`` before the run counts as late (default 0)
+``stuckAfterMinutes``  an in-flight run without progress for this long is stuck (default
+                       120; ``null`` = never)
+``since``              no expectations for business dates before this date
+=====================  ================================================================
+
+A local time that does not exist on a day (the hour skipped by a daylight-saving change) is
+read with the offset before the change, a repeated one as its first occurrence (PEP 495
+``fold=0``). A dataset without a schedule is never "missing".
 """
 
 from __future__ import annotations
@@ -37,35 +63,56 @@ import re
 import string
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Self
+from typing import Annotated, Any, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictInt,
     StrictStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from .calendars import check_exchange_code, check_holidays_code, exchange_closure, holiday_name
 from .config import PipelineConfig
 from .cursor import CursorCodec
-from .dynamo import Expr, Page, Table, error_code, serialize
+from .dynamo import Expr, Page, Table, error_code, is_condition_failure, serialize
 from .errors import NotFound, StoreUnavailable, ValidationFailed
 from .models import DatasetName, Environment, parse_business_date, to_plain, validate_location
 from .schema import page_keys
-from .timeutil import format_ts, utc_now
+from .timeutil import format_ts, parse_ts, utc_now
 
 DATASET_PK = "DATASET"
+# Write-once registration records (pk="REGISTERED", datasetName, registeredAt): replacing a
+# dataset's configuration never moves the moment expectations start (SPEC section 9).
+REGISTERED_PK = "REGISTERED"
 MAX_PARTS = 10_000
 MAX_LOCATIONS = 100_000  # the most files one trigger may register
 TEMPLATE_FIELDS = frozenset({"dataset", "businessDate", "yyyymmdd", "yyyy", "mm", "dd", "part"})
 _PART_SPEC = re.compile(r"^0?[1-9]?d?$")
 _DUE_BY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _S3_PREFIX = re.compile(r"^s3://([a-z0-9][a-z0-9.\-]{1,62})/(\S*)$")
+MAX_EXTRA_DATES = 1000
+MAX_GRACE_MINUTES = 24 * 60
+MAX_STUCK_MINUTES = 7 * 24 * 60
+DEFAULT_STUCK_MINUTES = 120
+
+
+def _schedule_date(value: Any) -> date:
+    try:
+        return parse_business_date(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a date written YYYY-MM-DD") from exc
+
+
+ScheduleDate = Annotated[date, BeforeValidator(_schedule_date)]
 # A fixed sample used to check at load time that every template renders to a valid URL.
 _SAMPLE_DATE = date(2024, 1, 31)
 
@@ -106,13 +153,36 @@ def _values(dataset: str, business_date: date) -> dict[str, Any]:
 
 
 class Schedule(BaseModel):
-    """Which business days a run is expected, and by what UTC time."""
+    """When a run is expected and due, in the dataset's own timezone (see the module docstring)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
+    timezone: StrictStr = Field(default="UTC", max_length=64)
     weekdays: list[StrictInt] = Field(default_factory=lambda: [0, 1, 2, 3, 4], min_length=1, max_length=7)
+    holidays: StrictStr | None = Field(default=None, max_length=32)
+    calendar: StrictStr | None = Field(default=None, max_length=32)
+    extra_holidays: list[ScheduleDate] = Field(alias="extraHolidays", default_factory=list, max_length=MAX_EXTRA_DATES)
+    extra_business_days: list[ScheduleDate] = Field(
+        alias="extraBusinessDays", default_factory=list, max_length=MAX_EXTRA_DATES
+    )
+    expected_by: StrictStr | None = Field(alias="expectedBy", default=None)
+    start_grace_minutes: StrictInt = Field(alias="startGraceMinutes", default=0, ge=0, le=MAX_GRACE_MINUTES)
     due_by: StrictStr = Field(alias="dueBy", default="23:59")
     due_day_offset: StrictInt = Field(alias="dueDayOffset", default=0, ge=0, le=7)
+    due_grace_minutes: StrictInt = Field(alias="dueGraceMinutes", default=0, ge=0, le=MAX_GRACE_MINUTES)
+    stuck_after_minutes: StrictInt | None = Field(
+        alias="stuckAfterMinutes", default=DEFAULT_STUCK_MINUTES, ge=1, le=MAX_STUCK_MINUTES
+    )
+    since: ScheduleDate | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"timezone {value!r} is not an IANA time zone (e.g. Europe/London, UTC)") from exc
+        return value
 
     @field_validator("weekdays")
     @classmethod
@@ -123,18 +193,86 @@ class Schedule(BaseModel):
             raise ValueError("weekdays must not repeat")
         return sorted(value)
 
-    @field_validator("due_by")
+    @field_validator("holidays")
     @classmethod
-    def _due_by(cls, value: str) -> str:
-        if not _DUE_BY.match(value):
-            raise ValueError("dueBy must be a UTC time written HH:MM (00:00 to 23:59)")
+    def _holidays(cls, value: str | None) -> str | None:
+        return check_holidays_code(value) if value else None
+
+    @field_validator("calendar")
+    @classmethod
+    def _calendar(cls, value: str | None) -> str | None:
+        return check_exchange_code(value) if value else None
+
+    @field_validator("extra_holidays", "extra_business_days")
+    @classmethod
+    def _dates(cls, value: list[date]) -> list[date]:
+        return sorted(set(value))
+
+    @field_validator("due_by", "expected_by")
+    @classmethod
+    def _local_time(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not _DUE_BY.match(value):
+            name = "dueBy" if info.field_name == "due_by" else "expectedBy"
+            raise ValueError(f"{name} must be a local time written HH:MM (00:00 to 23:59)")
         return value
 
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        both = set(self.extra_holidays) & set(self.extra_business_days)
+        if both:
+            raise ValueError(
+                "extraHolidays and extraBusinessDays both list " + ", ".join(d.isoformat() for d in sorted(both))
+            )
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def closure(self, business_date: date) -> str | None:
+        """Why `business_date` is not a business day (weekend, a holiday's name, ...), or None
+        when a run is expected on it. extraBusinessDays win over everything else."""
+        if business_date in self.extra_business_days:
+            return None
+        if business_date in self.extra_holidays:
+            return "holiday (extraHolidays)"
+        if business_date.weekday() not in self.weekdays:
+            return "weekend" if business_date.weekday() >= 5 else "not a scheduled weekday"
+        if self.holidays:
+            name = holiday_name(self.holidays, business_date)
+            if name:
+                return f"holiday: {name} ({self.holidays})"
+        if self.calendar:
+            closed = exchange_closure(self.calendar, business_date)
+            if closed:
+                return f"{self.calendar} closed" + ("" if closed == "closed" else f": {closed}")
+        return None
+
+    def is_business_day(self, business_date: date) -> bool:
+        return self.closure(business_date) is None
+
+    def _local(self, day: date, hhmm: str) -> datetime:
+        hours, minutes = (int(part) for part in hhmm.split(":"))
+        # fold=0: a skipped local time takes the offset before the change, a repeated one its first occurrence.
+        return datetime.combine(day, time(hours, minutes), tzinfo=self.zone).astimezone(UTC)
+
     def due_at(self, business_date: date) -> datetime:
-        """The UTC moment by which the run of `business_date` is expected to exist."""
-        hours, minutes = (int(part) for part in self.due_by.split(":"))
-        day = business_date + timedelta(days=self.due_day_offset)
-        return datetime.combine(day, time(hours, minutes), tzinfo=UTC)
+        """The UTC moment by which the run of `business_date` must be success (before grace)."""
+        return self._local(business_date + timedelta(days=self.due_day_offset), self.due_by)
+
+    def expected_at(self, business_date: date) -> datetime:
+        """The UTC moment by which a run of `business_date` must exist (before grace): the last
+        local `expectedBy` at or before the due time; the due time itself without expectedBy."""
+        due = self.due_at(business_date)
+        if self.expected_by is None:
+            return due
+        due_day = business_date + timedelta(days=self.due_day_offset)
+        expected = self._local(due_day, self.expected_by)
+        return expected if expected <= due else self._local(due_day - timedelta(days=1), self.expected_by)
+
+    def local_date(self, moment: datetime) -> date:
+        """The calendar date in the schedule's timezone at the UTC instant `moment`."""
+        return moment.astimezone(self.zone).date()
 
 
 class DatasetConfig(BaseModel):
@@ -268,13 +406,49 @@ class DatasetRepository:
     def put(self, config: DatasetConfig) -> DatasetConfig:
         """Create or replace one dataset (the registry is configuration: last write wins)."""
         self.table.call("put_item", Item=serialize(config.to_item()))
+        self.register(config.dataset_name)
         return config
 
     def put_many(self, configs: Iterable[DatasetConfig]) -> int:
         """Create or replace many datasets with BatchWriteItem (retried, never dropped)."""
+        configs = builtins.list(configs)
         items = [c.to_item() for c in configs]
         self.table.batch_put(items)
+        known = self.registrations()
+        for config in configs:
+            if config.dataset_name not in known:
+                self.register(config.dataset_name)
         return len(items)
+
+    def register(self, name: str, at: datetime | None = None) -> bool:
+        """Record when `name` was first registered; a no-op (False) when it already was.
+
+        Conditional put (attribute_not_exists), so concurrent writers agree on the first time."""
+        expr = Expr()
+        item = {"pk": REGISTERED_PK, "datasetName": name, "registeredAt": format_ts(at or utc_now())}
+        try:
+            self.table.call(
+                "put_item", Item=serialize(item),
+                ConditionExpression=f"attribute_not_exists({expr.name('datasetName')})", **expr.kwargs(),
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def registrations(self) -> dict[str, datetime]:
+        """When each dataset was first registered (one Query, every page). Datasets stored
+        before registration records existed have none until the evaluator records one."""
+        expr = Expr()
+        request = {"KeyConditionExpression": f"{expr.name('pk')} = {expr.value(REGISTERED_PK)}", **expr.kwargs()}
+        out: dict[str, datetime] = {}
+        for item in self.table.query_all(request):
+            try:
+                out[str(item["datasetName"])] = parse_ts(str(item["registeredAt"]))
+            except (KeyError, ValueError):
+                continue  # a damaged record must not break a read: treated as unregistered
+        return out
 
     def list(self, *, limit: int = 100, cursor: str | None = None) -> Page[DatasetConfig]:
         """Registered datasets in name order, one page at a time (signed cursor)."""
@@ -360,13 +534,13 @@ def expected_dates(config: DatasetConfig, start: date, end: date) -> list[date]:
     """Business dates in [start, end] on which the schedule expects a run (none without one)."""
     if config.schedule is None or end < start:
         return []
-    weekdays = set(config.schedule.weekdays)
+    schedule = config.schedule
     days = (end - start).days + 1
-    return [d for d in (start + timedelta(days=i) for i in range(days)) if d.weekday() in weekdays]
+    return [d for d in (start + timedelta(days=i) for i in range(days)) if schedule.is_business_day(d)]
 
 
 def is_overdue(config: DatasetConfig, business_date: date, now: datetime | None = None) -> bool:
     """True when a run of `business_date` is expected and its due time has passed."""
-    if config.schedule is None or business_date.weekday() not in config.schedule.weekdays:
+    if config.schedule is None or not config.schedule.is_business_day(business_date):
         return False
     return (now or utc_now()) >= config.schedule.due_at(business_date)

@@ -36,7 +36,11 @@ DEMO_DATASETS: list[dict[str, Any]] = [
         "description": "End-of-day equity prices from the primary exchange feed.",
         "locations": ["s3://demo-market-data/{dataset}/{businessDate}/part-{part:03d}.csv.gz"],
         "parts": 12,
-        "schedule": {"weekdays": [0, 1, 2, 3, 4], "dueBy": "22:30"},
+        # NYSE trading days (exchange_calendars): no run on a market holiday such as Thanksgiving.
+        "schedule": {
+            "timezone": "America/New_York", "calendar": "XNYS", "expectedBy": "16:45", "startGraceMinutes": 30,
+            "dueBy": "18:00", "dueGraceMinutes": 15, "stuckAfterMinutes": 30,
+        },
     },
     {
         "datasetName": "fx-rates",
@@ -47,7 +51,11 @@ DEMO_DATASETS: list[dict[str, Any]] = [
             "https://rates.example.com/fx/{yyyymmdd}/forward.csv",
             "https://rates.example.com/fx/{yyyymmdd}/ndf.csv",
         ],
-        "schedule": {"weekdays": [0, 1, 2, 3, 4], "dueBy": "17:15"},
+        # London close: due times move by an hour in UTC across the daylight-saving changes.
+        "schedule": {
+            "timezone": "Europe/London", "holidays": "GB-ENG", "expectedBy": "16:30", "startGraceMinutes": 20,
+            "dueBy": "17:15", "dueGraceMinutes": 15, "stuckAfterMinutes": 30,
+        },
     },
     {
         "datasetName": "credit-ratings",
@@ -55,7 +63,10 @@ DEMO_DATASETS: list[dict[str, Any]] = [
         "description": "Issuer credit ratings snapshot, delivered the next morning.",
         "locations": ["s3://demo-reference-data/ratings/{yyyy}/{mm}/{dd}/ratings-{part:02d}.parquet"],
         "parts": 6,
-        "schedule": {"weekdays": [0, 1, 2, 3, 4], "dueBy": "06:00", "dueDayOffset": 1},
+        "schedule": {
+            "weekdays": [0, 1, 2, 3, 4], "expectedBy": "04:00", "startGraceMinutes": 60, "dueBy": "06:00",
+            "dueDayOffset": 1, "dueGraceMinutes": 30, "stuckAfterMinutes": 45,
+        },
     },
     {
         "datasetName": "macro-indicators",
@@ -63,7 +74,10 @@ DEMO_DATASETS: list[dict[str, Any]] = [
         "description": "Weekly macroeconomic indicator series (published on Mondays).",
         "locations": ["https://stats.example.org/api/v2/{dataset}/{businessDate}/series-{part}.json"],
         "parts": 4,
-        "schedule": {"weekdays": [0], "dueBy": "12:00"},
+        "schedule": {
+            "timezone": "Europe/Berlin", "weekdays": [0], "expectedBy": "10:00", "startGraceMinutes": 60,
+            "dueBy": "12:00", "dueGraceMinutes": 30, "stuckAfterMinutes": 60,
+        },
     },
     {
         "datasetName": "bond-prices",
@@ -71,7 +85,10 @@ DEMO_DATASETS: list[dict[str, Any]] = [
         "description": "Evaluated bond prices, one file per pricing batch.",
         "locations": ["s3://demo-market-data/{dataset}/{yyyymmdd}/prices-{part:04d}.csv"],
         "parts": 8,
-        "schedule": {"weekdays": [0, 1, 2, 3, 4], "dueBy": "21:00"},
+        "schedule": {
+            "timezone": "America/New_York", "holidays": "US", "expectedBy": "15:30", "startGraceMinutes": 30,
+            "dueBy": "17:00", "dueGraceMinutes": 15, "stuckAfterMinutes": 30,
+        },
     },
 ]
 
@@ -332,6 +349,13 @@ def load_demo(
     plan = build_plan(today, now)
     result = DemoLoadResult(missing=plan.missing, big_run_id=plan.big_run_id)
 
+    # Registered as of the start of the history, so the evaluator watches the demo's last days
+    # (an ordinary registration only watches from the day it happens).
+    history_start = min((planned.run.created_at for planned in plan.runs), default=now or utc_now())
+    known = p.datasets.registrations()
+    for config in plan.datasets:
+        if config.dataset_name not in known:
+            p.datasets.register(config.dataset_name, history_start - timedelta(days=1))
     changed = []
     for config in plan.datasets:
         try:

@@ -90,3 +90,30 @@ def api_lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         return _response(answer.status, answer.body, answer.headers)
     body = {"created": result.created, "run": result.run.model_dump(mode="json", by_alias=True, exclude_none=True)}
     return _response(201 if result.created else 200, body)
+
+
+def alerts_lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    """One evaluator tick per invocation (an EventBridge schedule, e.g. rate(1 minute)).
+
+    `now` is the event's `time` (the instant the schedule fired) when present, so a delayed or
+    retried invocation evaluates the minute it was meant for; otherwise the current time. An
+    unreadable `time` is refused (ValidationFailed) before anything is written. Returns the
+    tick's summary; a store failure propagates so Lambda retries the (idempotent) tick."""
+    from .evaluator import evaluate
+    from .timeutil import parse_ts
+
+    now = None
+    raw = event.get("time") if isinstance(event, dict) else None
+    if raw is not None:
+        try:
+            now = parse_ts(str(raw))
+        except ValueError as exc:
+            raise ValidationFailed(f"The event time {raw!r} is not an ISO-8601 instant.") from exc
+    result = evaluate(get_pipeline(), now=now)
+    summary = result.summary()
+    logger.info(
+        "alerts tick request_id=%s opened=%s resolved=%s active=%s duration_ms=%s",
+        getattr(context, "aws_request_id", None), summary["opened"], summary["resolved"], summary["active"],
+        summary["durationMs"],
+    )
+    return summary

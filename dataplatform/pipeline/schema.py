@@ -17,6 +17,14 @@ FILE_RUN_INDEX = "runId-index"
 FILE_DATASET_STATUS_INDEX = "datasetName-status-index"
 # Ours: makes "files of a run in one status" a direct Query (failed files of a 10k-file run).
 FILE_RUN_STATUS_INDEX = "runId-status-index"
+# AlertTable (alerts.py): episodes by state / dataset / run, newest first. Guard, heartbeat and
+# snapshot items carry none of these attributes, so they stay out of every index.
+ALERT_STATE_INDEX = "state-openedAt-index"
+ALERT_DATASET_INDEX = "datasetName-openedAt-index"
+ALERT_RUN_INDEX = "runId-openedAt-index"
+# NotificationTable: the outbox. Sparse: the sender removes deliveryState when it is done.
+NOTIFICATION_DUE_INDEX = "deliveryState-dueAt-index"
+NOTIFICATION_ALERT_INDEX = "alertId-createdAt-index"
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,21 @@ def table_specs(config: PipelineConfig) -> list[TableSpec]:
         ),
         TableSpec(config.dataset_table, "pk", "datasetName", ()),
         TableSpec(config.audit_table, "targetId", "eventId", ()),
+        TableSpec(
+            config.alert_table, "alertId", None,
+            (
+                IndexSpec(ALERT_STATE_INDEX, "state", "openedAt"),
+                IndexSpec(ALERT_DATASET_INDEX, "datasetName", "openedAt"),
+                IndexSpec(ALERT_RUN_INDEX, "runId", "openedAt"),
+            ),
+        ),
+        TableSpec(
+            config.notification_table, "notificationId", None,
+            (
+                IndexSpec(NOTIFICATION_DUE_INDEX, "deliveryState", "dueAt"),
+                IndexSpec(NOTIFICATION_ALERT_INDEX, "alertId", "createdAt"),
+            ),
+        ),
     ]
 
 

@@ -6,6 +6,13 @@ pending -> fetched -> verified -> preprocessed through `services.file_report` (t
 the worker Lambdas make), with small random delays; a share of files fails at a random stage
 with a realistic error.
 
+Now and then it misbehaves like a real pipeline, so the evaluator has real alerts to raise and
+resolve: a dataset is not triggered at all on some business dates (`miss_rate`, a missing
+alert until an operator triggers it), and some runs it triggers are left alone by the workers
+for `stuck_minutes` before they resume (`stuck_rate`, a stuck alert that opens and resolves).
+Both decisions are a hash of the seed, so a seeded simulator misbehaves the same way every
+time; `once` mode never misbehaves.
+
 Work comes from the local dispatcher's queue (files dispatched in this process) and, when
 that is empty, from a sweep of the files of in-flight runs (runs triggered by another process,
 e.g. the web app, or loaded as demo data). Everything stops cleanly when `stop()` is called
@@ -53,7 +60,9 @@ _SWEEP_RUN_STATUSES = (RunStatus.DISPATCHED, RunStatus.PROCESSING)
 class SimulatorOptions:
     """interval: seconds between two triggers; failure_rate: probability that a file fails
     (0.1 = one file in ten); max_seconds: stop after this long (None: until stopped);
-    once: trigger each dataset once and stop when those runs are finished."""
+    once: trigger each dataset once and stop when those runs are finished; miss_rate:
+    probability that a dataset is not triggered on a business date; stuck_rate: probability
+    that a triggered run is left without progress for stuck_minutes."""
 
     interval: float = 15.0
     failure_rate: float = 0.05
@@ -65,12 +74,19 @@ class SimulatorOptions:
     sweep_limit: int = 50
     datasets: tuple[str, ...] | None = None
     seed: int | None = None
+    miss_rate: float = 0.1
+    stuck_rate: float = 0.1
+    stuck_minutes: float = 75.0
 
     def __post_init__(self) -> None:
         if self.interval <= 0:
             raise ValueError("interval must be positive")
         if not 0.0 <= self.failure_rate <= 1.0:
             raise ValueError("failure_rate must be between 0 and 1")
+        if not (0.0 <= self.miss_rate <= 1.0 and 0.0 <= self.stuck_rate <= 1.0):
+            raise ValueError("miss_rate and stuck_rate must be between 0 and 1")
+        if self.stuck_minutes <= 0:
+            raise ValueError("stuck_minutes must be positive")
         if self.max_seconds is not None and self.max_seconds <= 0:
             raise ValueError("max_seconds must be positive")
         if self.workers < 1:
@@ -88,6 +104,8 @@ class SimulatorStats:
     refused: int = 0
     errors: int = 0
     skipped_triggers: int = 0
+    missed: list[str] = field(default_factory=list)  # "dataset@date" never triggered on purpose
+    held: list[str] = field(default_factory=list)  # run ids left stuck on purpose
 
     def summary(self) -> str:
         return (
@@ -120,6 +138,7 @@ class Simulator:
         self._claimed: set[str] = set()  # file ids queued or being worked on
         self._rng = random.Random(self.options.seed)  # noqa: S311 - simulation, not security
         self._dataset_cursor = 0
+        self._held_until: dict[str, float] = {}  # run id -> monotonic time the workers resume
 
     # --- control -------------------------------------------------------------------------
 
@@ -216,9 +235,41 @@ class Simulator:
         self._dataset_cursor += 1
         return name
 
+    def _chance(self, *parts: str) -> float:
+        """A number in [0, 1) fixed by the seed and `parts` (the same in every process)."""
+        digest = hashlib.sha256(":".join([str(self.options.seed), *parts]).encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64
+
+    def misses(self, dataset: str, day: str) -> bool:
+        """True when the simulator deliberately never triggers `dataset` on business date `day`."""
+        return not self.options.once and self._chance("miss", dataset, day) < self.options.miss_rate
+
+    def holds(self, dataset: str, day: str, sequence: int) -> bool:
+        """True when the `sequence`-th trigger (of `dataset` for `day`) is left stuck for a while."""
+        return not self.options.once and self._chance("stuck", dataset, day, str(sequence)) < self.options.stuck_rate
+
+    def _held(self, run_id: str) -> bool:
+        until = self._held_until.get(run_id)
+        if until is None:
+            return False
+        if time.monotonic() >= until:
+            with self._lock:
+                self._held_until.pop(run_id, None)
+            self._log(f"{run_id} resumes after being held")
+            return False
+        return True
+
     def _trigger(self, dataset: str, *, force: bool) -> str | None:
-        """Trigger one run of `dataset` for today, unless (not forced) one is still moving."""
+        """Trigger one run of `dataset` for today, unless (not forced) one is still moving or
+        today is a day this dataset is missed on purpose."""
         today = self._today().isoformat()
+        if not force and self.misses(dataset, today):
+            key = f"{dataset}@{today}"
+            if key not in self.stats.missed:
+                self.stats.missed.append(key)
+                self._log(f"missing {dataset} for {today} on purpose (no run will be triggered)")
+            self.stats.skipped_triggers += 1
+            return None
         try:
             if not force:
                 recent = self.p.runs.by_dataset(dataset, business_date=today, limit=20).items
@@ -245,6 +296,11 @@ class Simulator:
         run = result.run
         self.stats.triggered.append(run.run_id)
         self._log(f"triggered {run.run_id} ({run.resolved_files} files, {run.status.value})")
+        if not force and self.holds(dataset, today, len(self.stats.triggered)):
+            with self._lock:
+                self._held_until[run.run_id] = time.monotonic() + self.options.stuck_minutes * 60
+            self.stats.held.append(run.run_id)
+            self._log(f"holding {run.run_id} without progress for {self.options.stuck_minutes:g} min")
         return run.run_id
 
     # --- finding work --------------------------------------------------------------------
@@ -272,6 +328,8 @@ class Simulator:
         try:
             for run_status in _SWEEP_RUN_STATUSES:
                 for run in self.p.runs.by_status(run_status, limit=25).items:
+                    if self._held(run.run_id):
+                        continue
                     for file_status in NEXT_STEP:
                         if budget <= 0:
                             return
@@ -324,6 +382,8 @@ class Simulator:
             record = self.p.files.get(file_id, consistent=True)
         except NotFound:
             return
+        if self._held(record.run_id):
+            return  # left alone on purpose; a sweep picks it up once the hold ends
         failing_at = self._fails(rng)
         while record.status in NEXT_STEP:
             if not self._delay(rng):

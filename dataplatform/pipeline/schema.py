@@ -17,6 +17,10 @@ FILE_RUN_INDEX = "runId-index"
 FILE_DATASET_STATUS_INDEX = "datasetName-status-index"
 # Ours: makes "files of a run in one status" a direct Query (failed files of a 10k-file run).
 FILE_RUN_STATUS_INDEX = "runId-status-index"
+# Alert episodes (watch) and the notification outbox (watch writes, notify delivers).
+ALERT_STATE_INDEX = "state-openedAt-index"
+NOTIFICATION_DUE_INDEX = "deliveryState-dueAt-index"
+NOTIFICATION_ALERT_INDEX = "alertId-createdAt-index"
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,16 @@ def table_specs(config: PipelineConfig) -> list[TableSpec]:
         ),
         TableSpec(config.dataset_table, "pk", "datasetName", ()),
         TableSpec(config.audit_table, "targetId", "eventId", ()),
+        TableSpec(config.alert_table, "alertId", None, (IndexSpec(ALERT_STATE_INDEX, "state", "openedAt"),)),
+        TableSpec(
+            config.notification_table, "notificationId", None,
+            (
+                IndexSpec(NOTIFICATION_DUE_INDEX, "deliveryState", "dueAt"),
+                IndexSpec(NOTIFICATION_ALERT_INDEX, "alertId", "createdAt"),
+            ),
+        ),
+        # Channels and silences: one partition each (pk "channel" / "silence"), listed by Query.
+        TableSpec(config.channel_table, "pk", "sk", ()),
     ]
 
 

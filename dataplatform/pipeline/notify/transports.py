@@ -76,11 +76,17 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirect)
 
 
-def urllib_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> HttpResponse:
-    """POST with urllib: any HTTP status comes back as a response; network errors raise OSError."""
+def urllib_post(
+    url: str, body: bytes, headers: dict[str, str], timeout: float, *, context: ssl.SSLContext | None = None
+) -> HttpResponse:
+    """POST with urllib: any HTTP status comes back as a response; network errors raise OSError.
+    `context` replaces the default certificate checks (tests trust a local certificate)."""
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - http(s) only, checked at write
+    opener = _opener if context is None else urllib.request.build_opener(
+        _NoRedirect, urllib.request.HTTPSHandler(context=context)
+    )
     try:
-        with _opener.open(request, timeout=timeout) as response:
+        with opener.open(request, timeout=timeout) as response:
             return HttpResponse(response.status, response.read(4096).decode("utf-8", errors="replace"))
     except urllib.error.HTTPError as exc:
         text = exc.read(4096).decode("utf-8", errors="replace") if exc.fp else ""

@@ -7,8 +7,8 @@ Query. "Deleting" a silence expires it now (the record stays for the audit trail
 A silence is *active* between `startsAt` and `endsAt`; it is *in effect* at an instant when it
 is active and, if it has a weekly window, the instant falls inside one of the window's
 occurrences. Window occurrences are computed in the window's timezone and compared in UTC, so
-they stay at the same local hours across daylight-saving changes (a start time that does not
-exist on a spring-forward day starts at the first instant after the gap)."""
+they stay at the same local hours across daylight-saving changes (a local time that does not
+exist on a spring-forward day moves forward by the gap: 02:30 becomes 03:30)."""
 
 from __future__ import annotations
 
@@ -87,12 +87,9 @@ class WeeklyWindow(StrictBody):
 def _local(day: date, clock: time, zone: ZoneInfo) -> datetime:
     """A local wall time as an aware UTC instant (compared in UTC: aware datetimes sharing a
     tzinfo compare by wall time, which is wrong across a daylight-saving change)."""
-    naive = datetime.combine(day, clock)
-    instant = naive.replace(tzinfo=zone).astimezone(UTC)
-    if instant.astimezone(zone).replace(tzinfo=None) != naive:
-        # A wall time inside a spring-forward gap: start at the end of the gap.
-        instant = naive.replace(tzinfo=zone, fold=1).astimezone(UTC)
-    return instant
+    # fold=0: an ambiguous (fall-back) time is its first occurrence; a time inside a
+    # spring-forward gap moves forward by the gap (02:30 becomes 03:30), as wall clocks do.
+    return datetime.combine(day, clock).replace(tzinfo=zone).astimezone(UTC)
 
 
 class SilenceCreate(StrictBody):

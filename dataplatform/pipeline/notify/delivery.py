@@ -166,7 +166,7 @@ class Notifier:
                 }
             )
             self.result.reminders += int(created)
-            delay = channel.repeat_minutes[min(count, len(channel.repeat_minutes) - 1)]
+            delay = channel.repeat_minutes[min(count + 1, len(channel.repeat_minutes) - 1)]
             expr = Expr()
             following = format_ts(now + timedelta(minutes=delay))
             update = expr.update(set_values={"count": count + 1, "dueAt": following, "lastReminderId": nid})

@@ -86,7 +86,7 @@ class Receiver:
 
 def _serve(receiver: Receiver, context: ssl.SSLContext | None = None) -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the http.server API
+        def do_POST(self) -> None:
             length = int(self.headers.get("content-length", "0"))
             body = self.rfile.read(length).decode("utf-8")
             headers = {k.lower(): v for k, v in self.headers.items()}
@@ -260,5 +260,6 @@ def notification(p: Pipeline, nid: str) -> dict[str, Any]:
 def webhook_channel(p: Pipeline, url: str, **body: Any) -> tuple[str, str]:
     """Create a webhook channel; returns (channelId, secret shown once)."""
     result = p.channels.create({"kind": "webhook", "name": "ops hook", "url": url, **body}, actor="admin")
-    assert result.channel is not None and result.secret is not None
+    assert result.channel is not None
+    assert result.secret is not None
     return result.channel.channel_id, result.secret

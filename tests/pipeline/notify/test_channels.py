@@ -22,10 +22,12 @@ def create(p: Pipeline, **body: Any) -> Any:
 def test_a_webhook_secret_is_generated_and_shown_once(moto_pipeline: Pipeline) -> None:
     result = create(moto_pipeline)
 
-    assert result.secret is not None and result.secret.startswith("whsec_")
+    assert result.secret is not None
+    assert result.secret.startswith("whsec_")
     assert len(secret_key(result.secret)) == 24
     public = moto_pipeline.channels.get(result.channel.channel_id).public()
-    assert "secret" not in public and public["hasSecret"] is True
+    assert "secret" not in public
+    assert public["hasSecret"] is True
     assert all("secret" not in c.public() for c in moto_pipeline.channels.all())
 
 
@@ -137,7 +139,8 @@ def test_rotating_the_secret_shows_the_new_one_once(moto_pipeline: Pipeline) -> 
 
     rotated = moto_pipeline.channels.patch(created.channel.channel_id, {"rotateSecret": True}, actor="admin")
 
-    assert rotated.secret is not None and rotated.secret != created.secret
+    assert rotated.secret is not None
+    assert rotated.secret != created.secret
     assert moto_pipeline.channels.get(created.channel.channel_id).secret == rotated.secret
 
 
@@ -156,8 +159,10 @@ def test_disable_and_enable_are_conditional(moto_pipeline: Pipeline) -> None:
     with pytest.raises(InvalidTransition):
         moto_pipeline.channels.enable(channel_id, actor="admin")
 
-    assert disabled.channel.disabled_reason == "receiver moved" and disabled.audit.reason == "receiver moved"
-    assert enabled.channel.enabled and enabled.channel.disabled_reason is None
+    assert disabled.channel.disabled_reason == "receiver moved"
+    assert disabled.audit.reason == "receiver moved"
+    assert enabled.channel.enabled
+    assert enabled.channel.disabled_reason is None
 
 
 def test_disable_needs_a_reason(moto_pipeline: Pipeline) -> None:
@@ -194,7 +199,8 @@ def test_audit_facts_fit_the_audit_repository(moto_pipeline: Pipeline) -> None:
 
     record = moto_pipeline.audit.record(**result.audit.record_kwargs(), request_id="req-1")
 
-    assert record.action == "channel.create" and record.actor == "admin"
+    assert record.action == "channel.create"
+    assert record.actor == "admin"
     assert moto_pipeline.audit.for_target(result.audit.target_id).items[0].event_id == record.event_id
 
 

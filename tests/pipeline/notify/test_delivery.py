@@ -67,7 +67,9 @@ def test_server_errors_are_retried_with_the_same_webhook_id(
     deliver_notifications(p, now=T0 + MIN, settings=notify_settings, transports=transports)
     deliver_notifications(p, now=T0 + 3 * MIN, settings=notify_settings, transports=transports)
 
-    assert first.retried == 1 and early.sent == 0 and early.failed == 0
+    assert first.retried == 1
+    assert early.sent == 0
+    assert early.failed == 0
     assert [r.webhook_id for r in receiver.requests] == [nid, nid, nid]
     assert receiver.verified_all()
     assert notification(p, nid)["outcome"] == "sent"
@@ -122,7 +124,8 @@ def test_gone_receiver_disables_the_channel(
     channel = p.channels.get(channel_id)
     assert result.disabled_channels == [channel_id]
     assert channel.enabled is False
-    assert channel.disabled_reason is not None and "410" in channel.disabled_reason
+    assert channel.disabled_reason is not None
+    assert "410" in channel.disabled_reason
     assert notification(p, nid)["outcome"] == "failed"
 
 
@@ -170,7 +173,8 @@ def test_a_grouped_message_keeps_its_id_across_retries(
     deliver_notifications(p, now=T0 + MIN, settings=notify_settings, transports=transports)
 
     first, retry, *rest = receiver.requests
-    assert first.webhook_id == retry.webhook_id and first.webhook_id.startswith("msg_")
+    assert first.webhook_id == retry.webhook_id
+    assert first.webhook_id.startswith("msg_")
     assert first.body == retry.body
     # The newcomer is its own message, not slipped into the retried group.
     assert [r.json["type"] for r in rest] == ["alert.opened"]
@@ -258,8 +262,10 @@ def test_unknown_types_of_failure_are_retried_not_raised(
 
     assert result.retried == 1
     item = notification(p, nid)
-    assert item["deliveryState"] == "pending" and item["dueAt"] > item["createdAt"]
+    assert item["deliveryState"] == "pending"
+    assert item["dueAt"] > item["createdAt"]
     history = p.notifications.alert_history(item["alertId"])
     attempt = history[0]["deliveries"][0]["attempts"][0]
-    assert "statusCode" not in attempt and attempt["error"]
+    assert "statusCode" not in attempt
+    assert attempt["error"]
     json.dumps(history, default=str)  # the page can render it

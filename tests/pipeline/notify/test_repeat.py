@@ -39,7 +39,8 @@ def test_reminders_back_off_then_repeat_every_four_hours(
 
     assert made == [30, 90, 210, 450, 690, 930]
     reminders = [r for r in receiver.requests if r.json["type"] == "alert.reminder"]
-    assert len(reminders) == 6 and receiver.verified_all()
+    assert len(reminders) == 6
+    assert receiver.verified_all()
     assert len({r.webhook_id for r in reminders}) == 6
     assert reminders[0].json["data"]["alertId"] == ep["alertId"]
 
@@ -60,7 +61,8 @@ def test_acknowledging_stops_the_reminders(
     assert later.reminders == 0
     assert [r.json["type"] for r in receiver.requests] == ["alert.opened", "alert.reminder"]
     [schedule] = [h for h in p.notifications.alert_history(ep["alertId"]) if h.get("itemType") == "reminder"]
-    assert schedule["endReason"] == "acknowledged" and "deliveryState" not in schedule
+    assert schedule["endReason"] == "acknowledged"
+    assert "deliveryState" not in schedule
 
 
 def test_resolution_stops_the_reminders(

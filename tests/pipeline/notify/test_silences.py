@@ -38,7 +38,8 @@ def silence(p: Pipeline, now: dt.datetime = T0, **body: Any) -> Any:
         {"endsAt": "2026-03-02T08:00:00Z", "reason": ""},
         {"endsAt": "2026-03-02T08:00:00Z", "reason": "x", "mood": "calm"},
         {"endsAt": "2026-03-02T08:00:00Z", "reason": "x", "kind": "slow"},
-        {"endsAt": "2026-03-02T08:00:00Z", "reason": "x", "window": {"days": ["mon"], "start": "25:00", "end": "02:00"}},
+        {"endsAt": "2026-03-02T08:00:00Z", "reason": "x",
+         "window": {"days": ["mon"], "start": "25:00", "end": "02:00"}},
         {"endsAt": "2026-03-02T08:00:00Z", "reason": "x",
          "window": {"days": ["mon"], "start": "01:00", "end": "02:00", "timezone": "Mars/Base"}},
     ],
@@ -68,7 +69,8 @@ def test_expiring_twice_is_refused(moto_pipeline: Pipeline) -> None:
 
     with pytest.raises(InvalidTransition):
         moto_pipeline.silences.expire(s.silence_id, actor="ops", now=T0 + 2 * MIN)
-    assert result.audit.action == "silence.expire" and result.silence.expired_by == "ops"
+    assert result.audit.action == "silence.expire"
+    assert result.silence.expired_by == "ops"
 
 
 def test_absent_matchers_match_anything(moto_pipeline: Pipeline) -> None:
@@ -153,11 +155,13 @@ def test_a_silenced_opening_is_held_then_told_once_when_the_silence_ends(
         for m in (0, 1, 2)
     ]
 
-    assert held.silenced == 1 and during.sent == 0
+    assert held.silenced == 1
+    assert during.sent == 0
     assert notification(p, nid)["outcome"] == "silenced"
     assert sum(r.released for r in after) == 1
     [request] = receiver.requests
-    assert request.json["type"] == "alert.opened" and request.json["data"]["alertId"] == ep["alertId"]
+    assert request.json["type"] == "alert.opened"
+    assert request.json["data"]["alertId"] == ep["alertId"]
     assert request.verified is True
 
 
@@ -171,7 +175,8 @@ def test_a_silence_does_not_hold_other_datasets(
 
     result = deliver_notifications(p, now=T0, settings=notify_settings, transports=transports)
 
-    assert result.silenced == 0 and len(receiver.requests) == 1
+    assert result.silenced == 0
+    assert len(receiver.requests) == 1
 
 
 def test_an_episode_acknowledged_during_the_silence_is_not_told_afterwards(
@@ -187,7 +192,8 @@ def test_an_episode_acknowledged_during_the_silence_is_not_told_afterwards(
 
     result = deliver_notifications(p, now=T0 + 2 * H, settings=notify_settings, transports=transports)
 
-    assert result.released == 0 and receiver.requests == []
+    assert result.released == 0
+    assert receiver.requests == []
 
 
 def test_reminders_during_a_silence_become_one_reminder_after_it(
@@ -225,5 +231,7 @@ def test_a_maintenance_window_holds_only_inside_its_hours(
     )
     at_end = deliver_notifications(p, now=utc("2026-03-08T07:30:00"), settings=notify_settings, transports=transports)
 
-    assert inside.silenced == 1 and before_end.released == 0 and at_end.released == 1
+    assert inside.silenced == 1
+    assert before_end.released == 0
+    assert at_end.released == 1
     assert [r.json["type"] for r in receiver.requests] == ["alert.opened"]

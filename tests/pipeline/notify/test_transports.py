@@ -29,7 +29,7 @@ class Mailbox:
         self.messages: list[email.message.EmailMessage] = []
         self.envelopes: list[Any] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's API
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.envelopes.append(envelope)
         self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))  # type: ignore[arg-type]
         return "250 Message accepted for delivery"
@@ -67,7 +67,8 @@ def test_slack_gets_a_block_kit_message(
 
     [request] = https_receiver.requests
     body = request.json
-    assert body["text"] and body["blocks"][0]["type"] == "header"
+    assert body["text"]
+    assert body["blocks"][0]["type"] == "header"
     fields = {f["text"].split("\n")[0]: f["text"].split("\n")[1] for f in body["blocks"][2]["fields"]}
     assert fields["*Dataset*"] == "bond-prices"
     assert fields["*Business date*"] == "2026-03-01"
@@ -75,7 +76,8 @@ def test_slack_gets_a_block_kit_message(
     assert fields["*Kind*"] == "late"
     assert fields["*How late*"] == "1 h 35 min"
     [button] = body["blocks"][3]["elements"]
-    assert button["type"] == "button" and button["url"] == "https://monitor.example.com/runs/run-7/"
+    assert button["type"] == "button"
+    assert button["url"] == "https://monitor.example.com/runs/run-7/"
     assert all(len(b["fields"]) <= 10 for b in body["blocks"] if "fields" in b)
 
 
@@ -105,7 +107,8 @@ def test_slack_invalid_token_disables_the_channel(
     deliver_notifications(p, now=T0, settings=notify_settings, transports=Transports(http_post=trusting_post))
 
     channel = p.channels.get(channel_id)
-    assert channel.enabled is False and "invalid_token" in (channel.disabled_reason or "")
+    assert channel.enabled is False
+    assert "invalid_token" in (channel.disabled_reason or "")
 
 
 def test_slack_rate_limit_is_retried(
@@ -118,7 +121,8 @@ def test_slack_rate_limit_is_retried(
 
     result = deliver_notifications(p, now=T0, settings=notify_settings, transports=Transports(http_post=trusting_post))
 
-    assert result.retried == 1 and p.channels.get(channel_id).enabled
+    assert result.retried == 1
+    assert p.channels.get(channel_id).enabled
     assert notification(p, nid)["deliveryState"] == "pending"
 
 
@@ -139,9 +143,11 @@ def test_email_arrives_with_text_and_html_parts(
     assert "fx<rates>" in message["Subject"]
     text = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))
-    assert text is not None and html is not None
+    assert text is not None
+    assert html is not None
     assert "Dataset: fx<rates>" in text.get_content()
-    assert "fx&lt;rates&gt;" in html.get_content() and "<table>" in html.get_content()
+    assert "fx&lt;rates&gt;" in html.get_content()
+    assert "<table>" in html.get_content()
     assert message["X-Run-Monitor-Message-Id"] == nid
     assert notification(p, nid)["outcome"] == "sent"
 
@@ -155,7 +161,8 @@ def test_email_without_a_configured_sender_is_retried(
 
     result = deliver_notifications(p, now=T0, settings=notify_settings, transports=Transports())
 
-    assert result.retried == 1 and notification(p, nid)["deliveryState"] == "pending"
+    assert result.retried == 1
+    assert notification(p, nid)["deliveryState"] == "pending"
 
 
 def test_smtp_sender_reads_the_email_variables() -> None:
@@ -181,11 +188,14 @@ def test_webhook_test_message_is_signed(
 
     result = channel_test(p, channel_id, actor="admin", settings=notify_settings)
 
-    assert result.outcome.ok and result.outcome.status_code == 200
+    assert result.outcome.ok
+    assert result.outcome.status_code == 200
     [request] = receiver.requests
-    assert request.verified is True and request.json["type"] == "channel.test"
+    assert request.verified is True
+    assert request.json["type"] == "channel.test"
     assert request.webhook_id == result.message_id
-    assert result.audit.action == "channel.test" and result.audit.detail["ok"] is True
+    assert result.audit.action == "channel.test"
+    assert result.audit.detail["ok"] is True
 
 
 def test_a_failing_test_message_reports_and_changes_nothing(
@@ -197,7 +207,9 @@ def test_a_failing_test_message_reports_and_changes_nothing(
 
     result = channel_test(p, channel_id, actor="admin", settings=notify_settings)
 
-    assert not result.outcome.ok and result.outcome.status_code == 410 and result.outcome.permanent
+    assert not result.outcome.ok
+    assert result.outcome.status_code == 410
+    assert result.outcome.permanent
     assert p.channels.get(channel_id).enabled
 
 

@@ -46,7 +46,7 @@ from .outbox import FINAL_DELIVERY, HELD, PENDING, REMIND, delivery_id, is_notif
 from .payloads import SNAPSHOT_FIELDS, AlertSnapshot, render
 from .settings import NotifySettings
 from .silences import Silence, silenced_until
-from .transports import AttemptOutcome, Transports
+from .transports import AttemptOutcome, SmtpSender, Transports
 
 if TYPE_CHECKING:
     from ..app import Pipeline
@@ -82,14 +82,16 @@ class DeliveryResult:
 
 def deliver_notifications(
     pipeline: Pipeline,
-    *,
     now: datetime | None = None,
+    *,
     settings: NotifySettings | None = None,
     transports: Transports | None = None,
 ) -> DeliveryResult:
-    """One sender tick (see the module docstring). `now` defaults to the wall clock."""
+    """One sender tick (see the module docstring); fits the evaluator's `deliver(pipeline, now)`
+    hook. `now` defaults to the wall clock; settings from the environment; transports: urllib
+    for HTTP and `SmtpSender` from EMAIL_* (the Django side passes its email backend instead)."""
     settings = settings or NotifySettings.from_env()
-    transports = transports or Transports(timeout=settings.attempt_timeout)
+    transports = transports or Transports(timeout=settings.attempt_timeout, email_sender=SmtpSender.from_env())
     return Notifier(pipeline, settings, transports).tick(now or utc_now())
 
 

@@ -12,7 +12,7 @@ from ..timeutil import utc_now
 from .models import AuditFacts
 from .payloads import Rendered, channel_test_body
 from .settings import NotifySettings
-from .transports import AttemptOutcome, Transports
+from .transports import AttemptOutcome, SmtpSender, Transports
 
 if TYPE_CHECKING:
     from ..app import Pipeline
@@ -42,7 +42,7 @@ def channel_test(
     """Send a test message through the channel's transport (even a disabled channel: testing
     is how an admin checks a fix before enabling it). Never disables or retries."""
     settings = settings or NotifySettings.from_env()
-    transports = transports or Transports(timeout=settings.attempt_timeout)
+    transports = transports or Transports(timeout=settings.attempt_timeout, email_sender=SmtpSender.from_env())
     channel = pipeline.channels.get(channel_id)
     now = now or utc_now()
     message_id = f"test_{uuid.uuid4().hex}"

@@ -269,3 +269,16 @@ def test_unknown_types_of_failure_are_retried_not_raised(
     assert "statusCode" not in attempt
     assert attempt["error"]
     json.dumps(history, default=str)  # the page can render it
+
+
+def test_the_evaluator_hook_calls_it_with_pipeline_and_now(
+    moto_pipeline: Pipeline, receiver: Receiver, notify_settings: NotifySettings, transports: Transports
+) -> None:
+    p = moto_pipeline
+    _, receiver.secret = webhook_channel(p, receiver.url)
+    outbox(p, episode(p), "alert.opened", T0)
+
+    result = deliver_notifications(p, T0, settings=notify_settings, transports=transports)
+
+    assert result.sent == 1
+    assert result.outcomes[("webhook", "sent")] == 1

@@ -292,20 +292,20 @@ class Notifier:
         to send, None when it ended (silenced, unrouted) or must wait."""
         nid = str(notification["notificationId"])
         if "channelIds" not in notification:
-            if notification.get("type") in {OPENED, REMINDER} and (held := self._held(notification, now)):
-                self._hold(notification, held[0], held[1], now)
-                self.result.silenced += 1
-                self._finish(nid, "silenced", now, extra={"silencedBy": held[1], "channelIds": []})
-                return None
-            targets = self._targets(notification)
+            held = self._held(notification, now) if notification.get("type") in {OPENED, REMINDER} else None
+            targets = [] if held else self._targets(notification)
             if targets is None:
                 self._reschedule(nid, now + DEFER)
                 return None
+            # The decision is written once (conditional): a stale copy from the index never
+            # decides again, so a notification another sender already told is never held.
             expr = Expr()
             decided = self.store.update(
                 nid,
                 expr=expr,
-                update=expr.update(set_values={"channelIds": targets}),
+                update=expr.update(
+                    set_values={"channelIds": targets, "silencedBy": held[1] if held else None}
+                ),
                 condition=(
                     f"attribute_not_exists({expr.name('channelIds')}) AND "
                     f"{expr.name('deliveryState')} = {expr.value(PENDING)}"
@@ -315,6 +315,14 @@ class Notifier:
             notification = decided if decided is not None else (self.store.get(nid) or notification)
             if notification.get("deliveryState") != PENDING or "channelIds" not in notification:
                 return None
+        if notification.get("silencedBy"):
+            # Held (also completes a sender that died between the decision and the hold).
+            held = self._held(notification, now)
+            until = held[0] if held else now
+            self._hold(notification, until, str(notification["silencedBy"]), now)
+            self.result.silenced += 1
+            self._finish(nid, "silenced", now)
+            return None
         channel_ids = [str(c) for c in notification.get("channelIds", [])]
         if "fannedOutAt" not in notification:
             for channel_id in channel_ids:

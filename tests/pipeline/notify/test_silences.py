@@ -235,3 +235,24 @@ def test_a_maintenance_window_holds_only_inside_its_hours(
     assert before_end.released == 0
     assert at_end.released == 1
     assert [r.json["type"] for r in receiver.requests] == ["alert.opened"]
+
+
+def test_a_stale_copy_of_a_told_notification_is_never_held(
+    moto_pipeline: Pipeline, receiver: Receiver, notify_settings: NotifySettings, transports: Transports
+) -> None:
+    from dataplatform.pipeline.notify.delivery import Notifier
+
+    p = moto_pipeline
+    _, receiver.secret = webhook_channel(p, receiver.url)
+    ep = episode(p)
+    nid = outbox(p, ep, "alert.opened", T0)
+    stale = dict(notification(p, nid))  # as a lagging index could still return it
+    deliver_notifications(p, now=T0, settings=notify_settings, transports=transports)
+    silence(p, now=T0 + MIN)
+    sender = Notifier(p, notify_settings, transports)
+    sender.channels = {c.channel_id: c for c in p.channels.all()}
+    sender.silences = p.silences.all()
+
+    assert sender.fan_out(stale, T0 + 2 * MIN) is None
+    assert [h for h in p.notifications.alert_history(ep["alertId"]) if h.get("itemType") == "hold"] == []
+    assert notification(p, nid)["outcome"] == "sent"

@@ -31,6 +31,7 @@ def unique_config(**overrides: object) -> PipelineConfig:
         audit_table=f"AuditTable-{suffix}",
         alert_table=f"AlertTable-{suffix}",
         notification_table=f"NotificationTable-{suffix}",
+        channel_table=f"ChannelTable-{suffix}",
         cursor_secret=f"secret-{suffix}",
         region="us-east-1",
     )

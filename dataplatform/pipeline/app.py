@@ -16,6 +16,9 @@ from .config import PipelineConfig
 from .cursor import CursorCodec
 from .datasets import DatasetRepository
 from .dispatch import Dispatcher, make_dispatcher
+from .notify.channels import ChannelRepository
+from .notify.outbox import NotificationRepository
+from .notify.silences import SilenceRepository
 from .repository import FileRepository, RunRepository
 
 READ_CONCURRENCY = 8
@@ -38,6 +41,9 @@ class Pipeline:
         self.dispatcher: Dispatcher = dispatcher if dispatcher is not None else make_dispatcher(config)
         self.audit = AuditRepository(self.client, config, self.codec)
         self.alerts = AlertRepository(self.client, config, self.codec)
+        self.channels = ChannelRepository(self.client, config, self.codec)
+        self.silences = SilenceRepository(self.client, config, self.codec)
+        self.notifications = NotificationRepository(self.client, config, self.codec)
 
     def sync_tables(self) -> list[str]:
         from .schema import sync_tables

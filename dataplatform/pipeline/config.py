@@ -38,6 +38,7 @@ class PipelineConfig:
     audit_table: str = "AuditTable"
     alert_table: str = "AlertTable"
     notification_table: str = "NotificationTable"
+    channel_table: str = "ChannelTable"
     environment: Environment = Environment.STAGING
     region: str = "us-east-1"
     endpoint_url: str | None = None
@@ -75,6 +76,7 @@ class PipelineConfig:
             audit_table=env.get("AUDIT_TABLE_NAME", "").strip() or "AuditTable",
             alert_table=env.get("ALERT_TABLE_NAME", "").strip() or "AlertTable",
             notification_table=env.get("NOTIFICATION_TABLE_NAME", "").strip() or "NotificationTable",
+            channel_table=env.get("CHANNEL_TABLE_NAME", "").strip() or "ChannelTable",
             environment=env_value,
             region=(env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1").strip(),
             endpoint_url=env.get("DYNAMODB_ENDPOINT_URL", "").strip() or None,

@@ -103,6 +103,8 @@ def table_specs(config: PipelineConfig) -> list[TableSpec]:
                 IndexSpec(NOTIFICATION_ALERT_INDEX, "alertId", "createdAt"),
             ),
         ),
+        # Channels and silences: one partition each (pk "channel" / "silence"), listed by Query.
+        TableSpec(config.channel_table, "pk", "sk", ()),
     ]
 
 

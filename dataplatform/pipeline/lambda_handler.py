@@ -1,4 +1,4 @@
-"""AWS Lambda entry point for triggering a run (API Gateway proxy events). Django-free.
+"""AWS Lambda entry point for triggering a run (direct, API Gateway v1/v2 and EventBridge events). Django-free.
 
 The Pipeline (boto3 clients, dispatcher) is built once per container, on the first
 invocation, and reused by every later invocation of that container."""
@@ -9,6 +9,7 @@ import base64
 import binascii
 import json
 import logging
+from enum import StrEnum
 from typing import Any
 
 from .app import Pipeline, PipelineHolder
@@ -35,10 +36,66 @@ def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None 
     }
 
 
-def _parse_body(event: Any) -> dict[str, Any]:
-    """The trigger payload of an API Gateway event; ValidationFailed for anything else."""
+class EventShape(StrEnum):
+    """How a trigger arrived; decides where the payload is and how the answer is shaped."""
+
+    DIRECT = "direct"  # Lambda Invoke with the trigger at the top level (Control-M, Step Functions)
+    API_V1 = "apigateway-v1"  # API Gateway REST API proxy integration
+    API_V2 = "apigateway-v2"  # API Gateway HTTP API proxy integration (payload format 2.0)
+    EVENTBRIDGE = "eventbridge"  # an EventBridge event; the trigger is its `detail`
+
+    @property
+    def proxy(self) -> bool:
+        return self in (EventShape.API_V1, EventShape.API_V2)
+
+
+class TriggerUnavailable(RuntimeError):
+    """Raised (not returned) for a 5xx answer to a direct or EventBridge invocation, so Lambda's own
+    retry machinery (asynchronous retries, Step Functions Retry, the on-failure destination) applies."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(json.dumps({"statusCode": status, **body}, default=str, sort_keys=True))
+        self.status = status
+        self.body = body
+
+
+def event_shape(event: Any) -> EventShape:
+    """Classify an event: HTTP API v2 (`version` "2.0" + `requestContext.http`), REST API v1
+    (`httpMethod`, or a `body` key as the older callers send), EventBridge (`detail-type` +
+    `detail`), else a direct invocation whose top level is the trigger itself."""
     if not isinstance(event, dict):
-        raise ValidationFailed("The event must be an API Gateway proxy event (a JSON object).")
+        return EventShape.DIRECT
+    context_info = event.get("requestContext")
+    if event.get("version") == "2.0" and isinstance(context_info, dict) and "http" in context_info:
+        return EventShape.API_V2
+    if "httpMethod" in event or "body" in event:
+        return EventShape.API_V1
+    if "detail-type" in event and "detail" in event:
+        return EventShape.EVENTBRIDGE
+    return EventShape.DIRECT
+
+
+def parse_event(event: Any) -> tuple[EventShape, dict[str, Any]]:
+    """The shape of an event and the trigger payload in it; ValidationFailed (400, nothing
+    written) when the payload is absent or not a JSON object. The payload then goes through
+    the same TriggerRequest validation whatever the shape."""
+    shape = event_shape(event)
+    if shape.proxy:
+        return shape, _parse_body(event)
+    if not isinstance(event, dict):
+        raise ValidationFailed("The event must be a JSON object: the trigger, an API Gateway or an EventBridge event.")
+    if shape is EventShape.EVENTBRIDGE:
+        detail = event["detail"]
+        if not isinstance(detail, dict) or not detail:
+            raise ValidationFailed("The EventBridge event's detail must be the trigger as a JSON object.")
+        return shape, detail
+    if not event:
+        raise ValidationFailed("The event is empty; send the trigger as a JSON object.")
+    return shape, event
+
+
+def _parse_body(event: dict[str, Any]) -> dict[str, Any]:
+    """The trigger payload of an API Gateway proxy event (v1 or v2)."""
     body = event.get("body")
     if body is None or body == "":
         raise ValidationFailed("The request has no body; send the trigger as a JSON object.")
@@ -62,33 +119,86 @@ def _parse_body(event: Any) -> dict[str, Any]:
     return data
 
 
-def _actor(event: dict[str, Any], context: Any) -> Actor:
-    context_info = event.get("requestContext") if isinstance(event.get("requestContext"), dict) else {}
-    assert isinstance(context_info, dict)  # noqa: S101 - narrowed above, for the type checker
-    authorizer = context_info.get("authorizer") or {}
-    identity = context_info.get("identity") or {}
-    name = None
-    if isinstance(authorizer, dict):
-        name = authorizer.get("principalId") or (authorizer.get("claims") or {}).get("sub")
-    if not name and isinstance(identity, dict):
-        name = identity.get("userArn") or identity.get("caller")
-    request_id = getattr(context, "aws_request_id", None) or context_info.get("requestId")
+def shape_response(shape: EventShape, response: dict[str, Any]) -> dict[str, Any]:
+    """The answer for the caller of `shape`, from an API-Gateway-shaped response.
+
+    Proxy events get it as is (both API Gateway versions read statusCode/headers/body). Direct
+    and EventBridge callers read the payload, not an HTTP envelope: they get the body as a plain
+    object with `statusCode` beside its fields (a Step Functions Choice can test `$.statusCode`
+    and read `$.runId`). A 5xx raises TriggerUnavailable instead, so the invocation fails and is
+    retried by whoever retries it (asynchronous invocation, Step Functions, Control-M)."""
+    if shape.proxy:
+        return response
+    status = int(response["statusCode"])
+    body = json.loads(response["body"])
+    if status >= 500:
+        raise TriggerUnavailable(status, body)
+    return {"statusCode": status, **body}
+
+
+def _actor(event: Any, context: Any, shape: EventShape) -> Actor:
+    """Who triggered: the API Gateway caller (IAM user/role ARN, authorizer principal or JWT
+    subject), `events:<source>` for EventBridge, `lambda:trigger` for a direct invocation."""
+    found = event.get("requestContext") if isinstance(event, dict) else None
+    info: dict[str, Any] = found if isinstance(found, dict) else {}
+    authorizer: dict[str, Any] = info["authorizer"] if isinstance(info.get("authorizer"), dict) else {}
+    name: Any = None
+    if shape.proxy:
+        name = (
+            authorizer.get("principalId")  # v1 Lambda authorizer
+            or _get(authorizer, "claims", "sub")  # v1 Cognito
+            or _get(authorizer, "iam", "userArn")  # v2 IAM authorization
+            or _get(authorizer, "jwt", "claims", "sub")  # v2 JWT authorizer
+            or _get(authorizer, "lambda", "principalId")  # v2 Lambda authorizer (simple responses)
+            or _get(info, "identity", "userArn")  # v1 IAM authorization
+            or _get(info, "identity", "caller")
+        )
+    elif shape is EventShape.EVENTBRIDGE and isinstance(event.get("source"), str):
+        name = f"events:{event['source']}"
+    request_id = getattr(context, "aws_request_id", None) or info.get("requestId")
+    if not request_id and shape is EventShape.EVENTBRIDGE:
+        request_id = event.get("id")
     return Actor(name=str(name) if name else "lambda:trigger", request_id=str(request_id) if request_id else None)
 
 
+def _get(mapping: Any, *path: str) -> Any:
+    for part in path:
+        if not isinstance(mapping, dict):
+            return None
+        mapping = mapping.get(part)
+    return mapping
+
+
 def api_lambda_handler(event: Any, context: Any) -> dict[str, Any]:
-    """Trigger a run from an API Gateway event: 201 with the new run, 200 with the existing run
-    for a repeated trigger (idempotency key), 400 with a JSON error for bad input (nothing is
-    written), 404/409/503 for the domain errors (PipelineError.http_status)."""
+    """Trigger a run from any accepted event (see EventShape): 201 with the new run, 200 with the
+    existing run for a repeated trigger (idempotency key), 400 with a JSON error for bad input
+    (nothing is written), 404/409/503 for the domain errors (PipelineError.http_status).
+
+    The body carries `created` and `run` (the whole run) and, for the platform's existing
+    callers, `runId`, `datasetName`, `businessDate` and `fileCount`. How the answer is wrapped
+    depends on the event's shape (see shape_response)."""
+    shape = event_shape(event)
+    return shape_response(shape, _trigger(event, context, shape))
+
+
+def _trigger(event: Any, context: Any, shape: EventShape) -> dict[str, Any]:
     try:
-        payload = _parse_body(event)
-        result = run_trigger(get_pipeline(), request=payload, actor=_actor(event, context))
+        _, payload = parse_event(event)
+        result = run_trigger(get_pipeline(), request=payload, actor=_actor(event, context, shape))
     except PipelineError as exc:
         if exc.http_status >= 500:
             logger.error("trigger failed: %s", exc.message)
         answer = error_answer(exc)
         return _response(answer.status, answer.body, answer.headers)
-    body = {"created": result.created, "run": result.run.model_dump(mode="json", by_alias=True, exclude_none=True)}
+    run = result.run
+    body = {
+        "created": result.created,
+        "run": run.model_dump(mode="json", by_alias=True, exclude_none=True),
+        "runId": run.run_id,
+        "datasetName": run.dataset_name,
+        "businessDate": run.business_date,
+        "fileCount": run.resolved_files,
+    }
     return _response(201 if result.created else 200, body)
 
 

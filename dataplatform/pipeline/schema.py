@@ -199,3 +199,73 @@ def _create_index(client: Any, spec: TableSpec, index: IndexSpec, existing: dict
         client.update_table(
             TableName=spec.name, AttributeDefinitions=attributes, GlobalSecondaryIndexUpdates=[{"Create": create}]
         )
+
+
+@dataclass(frozen=True)
+class SchemaDifference:
+    """One way a live table differs from what the app expects (see schema_diff)."""
+
+    table: str
+    index: str | None
+    problem: str
+    expected: Any = None
+    actual: Any = None
+
+    def __str__(self) -> str:
+        where = f"{self.table}" + (f" index {self.index}" if self.index else "")
+        detail = f": expected {self.expected}, found {self.actual}" if self.expected is not None else ""
+        return f"{where}: {self.problem}{detail}"
+
+
+def _key_pairs(schema: list[dict[str, str]]) -> list[tuple[str, str]]:
+    return [(k["AttributeName"], k["KeyType"]) for k in schema]
+
+
+def _projection(projection: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
+    # NonKeyAttributes order carries no meaning; compare them as a sorted tuple.
+    return projection.get("ProjectionType", "ALL"), tuple(sorted(projection.get("NonKeyAttributes", [])))
+
+
+def schema_diff(client: Any, config: PipelineConfig) -> list[SchemaDifference]:
+    """Compare the live tables with table_specs(config) and return the differences; changes nothing.
+
+    Reported: a missing table, a table key that differs, a key attribute of another type, a missing
+    index, an index whose key schema or projection differs. Extra tables, indexes and attributes are
+    not differences (the schema is additive; other tools may add their own)."""
+    differences: list[SchemaDifference] = []
+    for spec in table_specs(config):
+        live = _describe(client, spec.name)
+        if live is None:
+            differences.append(SchemaDifference(spec.name, None, "missing table"))
+        else:
+            differences.extend(_table_diff(spec, live))
+    return differences
+
+
+def _table_diff(spec: TableSpec, live: dict[str, Any]) -> list[SchemaDifference]:
+    out: list[SchemaDifference] = []
+    wanted_keys, live_keys = _key_pairs(spec.key_schema()), _key_pairs(live.get("KeySchema", []))
+    if wanted_keys != live_keys:
+        out.append(SchemaDifference(spec.name, None, "key schema differs", wanted_keys, live_keys))
+    types = {a["AttributeName"]: a["AttributeType"] for a in live.get("AttributeDefinitions", [])}
+    for attribute in spec.attributes():
+        name, wanted_type = attribute["AttributeName"], attribute["AttributeType"]
+        if name in types and types[name] != wanted_type:
+            out.append(SchemaDifference(spec.name, None, f"attribute {name} type differs", wanted_type, types[name]))
+    live_indexes = {i["IndexName"]: i for i in live.get("GlobalSecondaryIndexes", [])}
+    for index in spec.indexes:
+        expected = index.definition()
+        found = live_indexes.get(index.name)
+        if found is None:
+            out.append(SchemaDifference(spec.name, index.name, "missing index"))
+            continue
+        wanted_keys, live_keys = _key_pairs(expected["KeySchema"]), _key_pairs(found.get("KeySchema", []))
+        if wanted_keys != live_keys:
+            out.append(SchemaDifference(spec.name, index.name, "key schema differs", wanted_keys, live_keys))
+        wanted_projection = _projection(expected["Projection"])
+        live_projection = _projection(found.get("Projection", {}))
+        if wanted_projection != live_projection:
+            out.append(
+                SchemaDifference(spec.name, index.name, "projection differs", wanted_projection, live_projection)
+            )
+    return out

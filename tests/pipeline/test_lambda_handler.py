@@ -74,7 +74,6 @@ BAD_EVENTS: dict[str, Any] = {
     "not JSON": event("{datasetName: fx"),
     "JSON array": event(json.dumps([GOOD])),
     "JSON string": event(json.dumps("fx-rates")),
-    "not an object event": ["body"],
     "bad base64": event("%%%not-base64", isBase64Encoded=True),
     "missing datasetName": event(json.dumps({k: v for k, v in GOOD.items() if k != "datasetName"})),
     "empty datasetName": event(json.dumps({**GOOD, "datasetName": "   "})),

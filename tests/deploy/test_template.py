@@ -1,0 +1,202 @@
+"""deploy/template.yaml against the code: cfn-lint clean, exactly the tables and indexes of
+schema.table_specs, the settings every table needs, the Lambdas wired to the handlers that exist."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dataplatform.pipeline import lambda_handler
+from dataplatform.pipeline.config import PipelineConfig
+from dataplatform.pipeline.schema import TableSpec, table_specs
+
+from .template_stack import ROOT, TEMPLATE, resources, stack_env_module, template
+
+# Tables (logical id = the table's default name) the template creates before the code that owns
+# them is merged; each names its issue. An entry must go as soon as table_specs has the table.
+PENDING_TABLES = {
+    "AlertTable": "issue 14 (watch): alert episodes",
+    "NotificationTable": "issue 14/15 (watch, notify): notification outbox",
+    "ChannelTable": "issue 15 (notify): channels and silences",
+}
+# Handlers the template names before their code is merged (same rule).
+PENDING_HANDLERS = {"alerts_lambda_handler": "issue 14 (watch): the evaluator Lambda"}
+
+SPECS = {spec.name: spec for spec in table_specs(PipelineConfig())}
+
+
+def test_cfn_lint_is_clean() -> None:
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run(  # noqa: S603 - the pinned linter on our own template
+        [str(cfn_lint), str(TEMPLATE)], capture_output=True, text=True, timeout=300, check=False, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _keys(schema: list[Any]) -> list[tuple[str, str]]:
+    return [(k["AttributeName"], k["KeyType"]) for k in schema]
+
+
+def _indexes(properties: dict[str, Any]) -> dict[str, tuple[list[tuple[str, str]], dict[str, Any]]]:
+    return {
+        i["IndexName"]: (_keys(i["KeySchema"]), dict(i["Projection"]))
+        for i in properties.get("GlobalSecondaryIndexes", [])
+    }
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_every_table_the_app_manages_is_in_the_template_with_the_same_keys_and_indexes(name: str) -> None:
+    spec: TableSpec = SPECS[name]
+    table = resources("AWS::DynamoDB::Table").get(name)
+    assert table is not None, f"table_specs has {name} but deploy/template.yaml has no resource {name}"
+    properties = table["Properties"]
+    assert _keys(properties["KeySchema"]) == _keys(spec.key_schema())
+    assert sorted(map(dict, properties["AttributeDefinitions"]), key=str) == sorted(spec.attributes(), key=str)
+    assert _indexes(properties) == {
+        i.name: (_keys(i.definition()["KeySchema"]), i.definition()["Projection"]) for i in spec.indexes
+    }
+    assert "LocalSecondaryIndexes" not in properties
+    # A table spec may name a TTL attribute; then the template must enable TTL on exactly it.
+    ttl = getattr(spec, "ttl_attribute", None)
+    if ttl:
+        assert dict(properties["TimeToLiveSpecification"]) == {"AttributeName": ttl, "Enabled": True}
+    else:
+        assert "TimeToLiveSpecification" not in properties
+
+
+def test_template_tables_without_a_spec_are_only_the_named_pending_ones() -> None:
+    extra = set(resources("AWS::DynamoDB::Table")) - set(SPECS)
+    assert extra == set(PENDING_TABLES) - set(SPECS), "a template table the code does not manage"
+    stale = set(PENDING_TABLES) & set(SPECS)
+    assert not stale, f"{sorted(stale)} are in table_specs now: remove them from PENDING_TABLES"
+
+
+@pytest.mark.parametrize("name", sorted(resources("AWS::DynamoDB::Table")))
+def test_every_table_is_on_demand_recoverable_protected_encrypted_and_retained(name: str) -> None:
+    table = resources("AWS::DynamoDB::Table")[name]
+    properties = table["Properties"]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert properties["DeletionProtectionEnabled"] is True
+    assert properties["SSESpecification"]["SSEEnabled"] is True
+    assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
+
+
+def _table_env_names() -> dict[str, str]:
+    """{env var: logical id} for every *_TABLE_NAME the config reads (found in config.py)."""
+    source = (ROOT / "dataplatform" / "pipeline" / "config.py").read_text()
+    names = sorted(set(re.findall(r'"([A-Z]+_TABLE_NAME)"', source)))
+    assert {"RUN_TABLE_NAME", "FILE_TABLE_NAME"} <= set(names)
+    default = PipelineConfig.from_env({})
+    out: dict[str, str] = {}
+    for name in names:
+        changed = PipelineConfig.from_env({name: "probe"})
+        fields = [f for f, v in changed.__dict__.items() if v == "probe" and default.__dict__[f] != "probe"]
+        assert len(fields) == 1, (name, fields)
+        out[name] = default.__dict__[fields[0]]  # the default table name = the logical id
+    return out
+
+
+def _env_outputs() -> dict[str, Any]:
+    """{env var: the output's Value as written} for the outputs deploy/stack_env.py exports."""
+    pattern = stack_env_module().ENV_DESCRIPTION
+    matches = ((pattern.match(o.get("Description", "")), o["Value"]) for o in template()["Outputs"].values())
+    return {match.group(1): value for match, value in matches if match}
+
+
+def test_outputs_give_the_web_tier_every_table_name_the_config_reads() -> None:
+    env = _env_outputs()
+    for name, logical_id in _table_env_names().items():
+        assert env.get(name) == {"Ref": logical_id}, name
+    for name in ("ENVIRONMENT", "AWS_REGION", "DISPATCHER", "SQS_QUEUE_URL"):
+        assert name in env
+    assert env["SQS_QUEUE_URL"] == {"Ref": "DispatchQueue"}
+
+
+def _function(name: str) -> dict[str, Any]:
+    return resources("AWS::Lambda::Function")[name]["Properties"]  # type: ignore[no-any-return]
+
+
+def test_the_evaluator_gets_every_table_and_the_trigger_the_ones_it_writes() -> None:
+    tables = _table_env_names()
+    evaluator = _function("EvaluatorFunction")["Environment"]["Variables"]
+    for name, logical_id in tables.items():
+        assert evaluator[name] == {"Ref": logical_id}
+    trigger = _function("TriggerFunction")["Environment"]["Variables"]
+    for name in ("RUN_TABLE_NAME", "FILE_TABLE_NAME", "DATASET_TABLE_NAME", "AUDIT_TABLE_NAME"):
+        assert trigger[name] == {"Ref": tables[name]}
+    assert (trigger["DISPATCHER"], trigger["SQS_QUEUE_URL"]) == ("sqs", {"Ref": "DispatchQueue"})
+
+
+@pytest.mark.parametrize("name", sorted(resources("AWS::Lambda::Function")))
+def test_every_function_names_a_handler_of_the_package(name: str) -> None:
+    function = _function(name)
+    module, _, attribute = function["Handler"].rpartition(".")
+    assert module == "dataplatform.pipeline.lambda_handler"
+    if attribute not in PENDING_HANDLERS:
+        assert callable(getattr(lambda_handler, attribute))
+    assert (function["Runtime"], function["Architectures"]) == ("python3.11", ["x86_64"])
+
+
+def test_pending_handlers_are_still_pending() -> None:
+    stale = [name for name in PENDING_HANDLERS if hasattr(lambda_handler, name)]
+    assert not stale, f"{stale} exist now: remove them from PENDING_HANDLERS"
+
+
+def test_the_trigger_route_is_never_open() -> None:
+    methods = resources("AWS::ApiGateway::Method")
+    assert methods
+    for method in methods.values():
+        assert method["Properties"]["AuthorizationType"] in {"AWS_IAM", "CUSTOM", "COGNITO_USER_POOLS"}
+        assert method["Properties"]["Integration"]["Type"] == "AWS_PROXY"
+
+
+def test_the_evaluator_runs_on_a_schedule_with_retries_a_dead_letter_queue_and_reserved_concurrency() -> None:
+    (schedule,) = resources("AWS::Scheduler::Schedule").values()
+    target = schedule["Properties"]["Target"]
+    assert target["Arn"] == {"Fn::GetAtt": ["EvaluatorFunction", "Arn"]}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["EvaluatorDeadLetterQueue", "Arn"]}}
+    assert '"time": "<aws.scheduler.scheduled-time>"' in target["Input"]
+    assert _function("EvaluatorFunction")["ReservedConcurrentExecutions"] >= 1
+
+
+def test_an_alarm_fires_when_the_evaluator_stops_ticking() -> None:
+    alarms = [
+        a["Properties"] for a in resources("AWS::CloudWatch::Alarm").values()
+        if any(
+            m.get("MetricStat", {}).get("Metric", {}).get("Dimensions") == [
+                {"Name": "FunctionName", "Value": {"Ref": "EvaluatorFunction"}}
+            ]
+            for m in a["Properties"].get("Metrics", [])
+        )
+    ]
+    assert len(alarms) == 1
+    assert alarms[0]["TreatMissingData"] == "breaching"
+    assert alarms[0]["ComparisonOperator"] == "LessThanThreshold"
+
+
+def test_the_dispatch_queue_redrives_to_its_dead_letter_queue() -> None:
+    queue = resources("AWS::SQS::Queue")["DispatchQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["DispatchDeadLetterQueue", "Arn"]}
+    for name, other in resources("AWS::SQS::Queue").items():
+        assert other["Properties"]["SqsManagedSseEnabled"] is True, name
+
+
+SECRETISH = re.compile(r"SECRET|PASSWORD|TOKEN|PRIVATE|CREDENTIAL|ACCESS_KEY", re.IGNORECASE)
+
+
+def test_no_secrets_in_the_template() -> None:
+    for name, function in resources("AWS::Lambda::Function").items():
+        for variable in function["Properties"]["Environment"]["Variables"]:
+            assert not SECRETISH.search(variable), (name, variable)
+    text = TEMPLATE.read_text()
+    assert not re.search(r"AKIA[0-9A-Z]{16}|whsec_|-----BEGIN", text)
+    for name, parameter in template()["Parameters"].items():
+        assert not SECRETISH.search(name), name
+        assert parameter["Type"] != "String" or "NoEcho" not in parameter

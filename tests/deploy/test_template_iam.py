@@ -1,0 +1,322 @@
+"""The template's IAM policies checked against the DynamoDB and SQS calls the code makes.
+
+Statically: every client operation in dataplatform/pipeline/**/*.py (found with `ast`) maps to
+IAM actions the web tier's role allows on every table and index (and nothing it does not use).
+Dynamically: the Lambdas run on moto against the deployed stack with every call recorded (action
+and exact table/index/queue ARN), and each call must be allowed by that function's deployed role
+(a small IAM evaluator: Allow statements, exact or wildcard action and resource matches)."""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.session
+import pytest
+from botocore import xform_name
+
+from dataplatform.pipeline import lambda_handler
+from dataplatform.pipeline.app import Pipeline
+from dataplatform.pipeline.clients import reset_clients
+from dataplatform.pipeline.config import PipelineConfig
+from dataplatform.pipeline.datasets import DatasetConfig
+
+from .template_stack import REGION, ROOT, DeployedStack, deploy, resources, role_statements
+from .test_template import PENDING_HANDLERS
+
+CORE = ROOT / "dataplatform" / "pipeline"
+ACCOUNT = "123456789012"  # moto's default account
+# Deploy-time operations: the stack (or `sync_tables` from an admin role) creates tables and
+# indexes; the running app only describes them (`sync_tables --check`).
+DEPLOY_TIME = {"dynamodb:CreateTable", "dynamodb:UpdateTable", "dynamodb:DeleteTable", "dynamodb:UpdateTimeToLive"}
+# Actions the web role grants for code not merged yet; each names its issue and must go once used.
+PENDING_ACTIONS = {
+    "dynamodb:DeleteItem": "issue 14 (watch): resolving an episode deletes its guard item",
+    "dynamodb:ConditionCheckItem": "issue 14 (watch): episode transactions",
+}
+# IAM has no action of its own for these: each item of the request is authorised separately.
+TRANSACT_PARTS = {
+    "Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem",
+}
+# SQS batch operations are authorised as their single-message action.
+SQS_BATCH = {"SendMessageBatch": "SendMessage", "DeleteMessageBatch": "DeleteMessage",
+             "ChangeMessageVisibilityBatch": "ChangeMessageVisibility"}
+
+
+def _operations() -> dict[str, list[tuple[str, str]]]:
+    """{snake_case client method: [(service, OperationName)]} for DynamoDB and SQS."""
+    session = botocore.session.get_session()
+    out: dict[str, list[tuple[str, str]]] = {}
+    for service in ("dynamodb", "sqs"):
+        for name in session.get_service_model(service).operation_names:
+            out.setdefault(xform_name(name), []).append((service, name))
+    return out
+
+
+def _iam_actions(service: str, operation: str, module: ast.Module) -> set[str]:
+    if service == "sqs":
+        return {f"sqs:{SQS_BATCH.get(operation, operation)}"}
+    if operation == "TransactGetItems":
+        return {"dynamodb:GetItem"}
+    if operation == "TransactWriteItems":
+        # The parts this module builds ({"Put": ...}, {"Update": ...}); all four if none is literal.
+        keys = {
+            k.value for node in ast.walk(module) if isinstance(node, ast.Dict)
+            for k in node.keys if isinstance(k, ast.Constant) and k.value in TRANSACT_PARTS
+        }
+        return {f"dynamodb:{TRANSACT_PARTS[k]}" for k in (keys or TRANSACT_PARTS)}
+    return {f"dynamodb:{operation}"}
+
+
+def used_actions(root: Path = CORE) -> dict[str, set[str]]:
+    """{IAM action: {file:line, ...}} for every DynamoDB/SQS client call in the code: a method call
+    named like an operation (`client.query(...)`), or an operation named as a string to
+    `Table.call("query", ...)`, `get_paginator("query")` or `getattr(client, "query")`."""
+    operations = _operations()
+    found: dict[str, set[str]] = {}
+    for path in sorted(root.rglob("*.py")):
+        module = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(module):
+            if not isinstance(node, ast.Call):
+                continue
+            names: list[str] = []
+            if isinstance(node.func, ast.Attribute):
+                names.append(node.func.attr)
+                if node.func.attr in {"call", "get_paginator", "can_paginate"} and node.args:
+                    names.append(getattr(node.args[0], "value", ""))
+            elif isinstance(node.func, ast.Name) and node.func.id == "getattr" and len(node.args) > 1:
+                names.append(getattr(node.args[1], "value", ""))
+            for name in names:
+                for service, operation in operations.get(name if isinstance(name, str) else "", []):
+                    for action in _iam_actions(service, operation, module):
+                        found.setdefault(action, set()).add(f"{path.relative_to(root)}:{node.lineno}")
+    return found
+
+
+def test_the_scan_finds_the_calls_the_code_is_known_to_make() -> None:
+    # Guards the scanner itself: these calls exist today (repository, dispatcher, schema).
+    actions = used_actions()
+    assert {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "sqs:SendMessage",
+            "dynamodb:CreateTable", "dynamodb:DescribeTable"} <= set(actions)
+
+
+def test_the_scan_maps_transactions_paginators_and_batches_to_iam_actions(tmp_path: Path) -> None:
+    (tmp_path / "sample.py").write_text(
+        "def f(client, sqs, table):\n"
+        "    client.transact_write_items(TransactItems=[{'Put': {}}, {'ConditionCheck': {}}])\n"
+        "    client.get_paginator('scan')\n"
+        "    table.call('delete_item', Key={})\n"
+        "    sqs.delete_message_batch(QueueUrl='q', Entries=[])\n"
+    )
+    assert set(used_actions(tmp_path)) == {
+        "dynamodb:PutItem", "dynamodb:ConditionCheckItem", "dynamodb:Scan", "dynamodb:DeleteItem", "sqs:DeleteMessage",
+    }
+
+
+def _web_statements() -> list[dict[str, Any]]:
+    role = resources("AWS::IAM::Role")["WebTierRole"]["Properties"]
+    return [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+
+
+def _template_arns(kind: str) -> set[str]:
+    """'table:RunTable' and 'index:RunTable/status-index' for the template's tables and indexes."""
+    out: set[str] = set()
+    for name, table in resources("AWS::DynamoDB::Table").items():
+        out.add(f"table:{name}")
+        out |= {f"index:{name}/{i['IndexName']}" for i in table["Properties"].get("GlobalSecondaryIndexes", [])}
+    return {a for a in out if a.startswith(kind)}
+
+
+def _statement_arns(statement: dict[str, Any]) -> set[str]:
+    found = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+    out: set[str] = set()
+    for resource in found:
+        if "Fn::GetAtt" in resource and resource["Fn::GetAtt"][1] == "Arn":
+            out.add(f"table:{resource['Fn::GetAtt'][0]}")
+        elif "Fn::Sub" in resource and "/index/" in resource["Fn::Sub"]:
+            table, index = resource["Fn::Sub"].split(".Arn}/index/")
+            out.add(f"index:{table.removeprefix('${')}/{index}")
+    return out
+
+
+def test_the_web_role_allows_every_action_the_code_uses_on_every_table_and_index() -> None:
+    runtime = {a: where for a, where in used_actions().items() if a not in DEPLOY_TIME}
+    statements = _web_statements()
+    for action, where in runtime.items():
+        allowed = set().union(*(_statement_arns(s) for s in statements if action in s["Action"]))
+        if action.startswith("sqs:"):
+            assert any(action in s["Action"] and s["Resource"] == {"Fn::GetAtt": ["DispatchQueue", "Arn"]}
+                       for s in statements), f"{action} (used at {sorted(where)}) is not allowed on the queue"
+            continue
+        missing = _template_arns("table") - allowed
+        assert not missing, f"{action} (used at {sorted(where)}) is not allowed on {sorted(missing)}"
+        if action == "dynamodb:Query":
+            assert not _template_arns("index") - allowed, "Query must be allowed on every index"
+
+
+def test_the_web_role_grants_nothing_the_code_does_not_use() -> None:
+    used = set(used_actions()) - DEPLOY_TIME
+    granted = {a for s in _web_statements() for a in s["Action"]}
+    assert granted - used == set(PENDING_ACTIONS), "remove grants the code does not use (or name them as pending)"
+    stale = set(PENDING_ACTIONS) & used
+    assert not stale, f"{sorted(stale)} are used now: remove them from PENDING_ACTIONS"
+
+
+def test_every_role_statement_is_an_exact_allow() -> None:
+    for name, role in resources("AWS::IAM::Role").items():
+        for policy in role["Properties"]["Policies"]:
+            for statement in policy["PolicyDocument"]["Statement"]:
+                assert statement["Effect"] == "Allow", name
+                assert "NotAction" not in statement
+                assert "NotResource" not in statement
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                assert all("*" not in a for a in actions), (name, actions)
+                found = json.dumps(statement["Resource"])
+                assert '"*"' not in found, (name, found)
+                assert "/index/*" not in found, (name, found)
+
+
+# ---- dynamic: the Lambdas against the deployed stack, every call checked against their role.
+
+
+def _arn(service: str, name: str, index: str | None = None) -> str:
+    if service == "sqs":
+        return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name.rsplit('/', 1)[-1]}"
+    return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}" + (f"/index/{index}" if index else "")
+
+
+def _calls(operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """(IAM action, resource ARN) pairs one request needs."""
+    if "QueueUrl" in params:
+        return [(f"sqs:{SQS_BATCH.get(operation, operation)}", _arn("sqs", params["QueueUrl"]))]
+    if operation in {"BatchWriteItem", "BatchGetItem"}:
+        return [(f"dynamodb:{operation}", _arn("dynamodb", table)) for table in params["RequestItems"]]
+    if operation in {"TransactWriteItems", "TransactGetItems"}:
+        pairs = []
+        for item in params["TransactItems"]:
+            ((kind, body),) = item.items()
+            action = "GetItem" if kind == "Get" else TRANSACT_PARTS[kind]
+            pairs.append((f"dynamodb:{action}", _arn("dynamodb", body["TableName"])))
+        return pairs
+    return [(f"dynamodb:{operation}", _arn("dynamodb", params["TableName"], params.get("IndexName")))]
+
+
+class CallRecorder:
+    """Records the (action, ARN) of every request made by the boto3 clients it is attached to."""
+
+    def __init__(self) -> None:
+        self.calls: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def attach(self, client: Any) -> None:
+        client.meta.events.register("before-parameter-build.*.*", self._record)
+
+    def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        with self._lock:
+            self.calls.update(_calls(model.name, params))
+
+
+def allowed(statements: list[dict[str, Any]], action: str, arn: str) -> bool:
+    """IAM's answer for one request under Allow-only identity policies."""
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        targets = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if statement["Effect"] == "Allow" and any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in actions) \
+                and any(fnmatch.fnmatchcase(arn, r) for r in targets):
+            return True
+    return False
+
+
+def test_the_policy_evaluator_matches_actions_and_exact_resources() -> None:
+    statements = [{"Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": [_arn("dynamodb", "T")]}]
+    assert allowed(statements, "dynamodb:Query", _arn("dynamodb", "T"))
+    assert not allowed(statements, "dynamodb:Query", _arn("dynamodb", "T", "i"))  # an index needs its own ARN
+    assert not allowed(statements, "dynamodb:GetItem", _arn("dynamodb", "T"))
+
+
+@pytest.fixture
+def stack() -> Iterator[DeployedStack]:
+    from moto import mock_aws
+
+    with mock_aws():
+        reset_clients()
+        yield deploy(NamePrefix="rm-iam")
+        lambda_handler.set_pipeline(None)
+    reset_clients()
+
+
+def _function_pipeline(function: str, recorder: CallRecorder) -> Pipeline:
+    """A Pipeline built from the deployed function's own environment, its clients recorded."""
+    variables = boto3.client("lambda", region_name=REGION).get_function_configuration(
+        FunctionName=function
+    )["Environment"]["Variables"]
+    pipeline = Pipeline(PipelineConfig.from_env({**variables, "AWS_REGION": REGION}))
+    recorder.attach(pipeline.client)
+    sqs_client = getattr(pipeline.dispatcher, "client", None)
+    if sqs_client is not None:
+        recorder.attach(sqs_client)
+    return pipeline
+
+
+def _trigger_events() -> list[Any]:
+    trigger = {"datasetName": "fx-rates", "businessDate": "2026-01-05", "sourceTrigger": {"job": "FX"},
+               "files": ["s3://bucket-a/fx/a.csv"]}
+    return [
+        trigger,  # direct: creates the run
+        {"httpMethod": "POST", "body": json.dumps(trigger)},  # API Gateway v1: the repeat
+        {"detail-type": "Run Trigger", "source": "controlm", "detail": {"datasetName": "eq-prices",
+                                                                       "businessDate": "2026-01-05"}},  # registry
+    ]
+
+
+def test_every_call_of_the_trigger_lambda_is_allowed_by_its_role_and_every_grant_is_used(
+    stack: DeployedStack,
+) -> None:
+    # The registry is written by the web tier (before recording starts): files come from its templates.
+    Pipeline(stack.config()).datasets.put(
+        DatasetConfig.model_validate({"datasetName": "eq-prices", "locations": ["s3://bucket-b/eq/{businessDate}.csv"]})
+    )
+    recorder = CallRecorder()
+    pipeline = _function_pipeline("rm-iam-trigger", recorder)
+    lambda_handler.set_pipeline(pipeline)
+    answers = [lambda_handler.api_lambda_handler(event, None)["statusCode"] for event in _trigger_events()]
+    assert answers == [201, 200, 201]
+    statements = role_statements("rm-iam-trigger")
+    refused = sorted(call for call in recorder.calls if not allowed(statements, *call))
+    assert not refused, f"the trigger role does not allow {refused}"
+    granted = {
+        (action, arn) for s in statements for action in s["Action"] for arn in
+        (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+        if action.startswith(("dynamodb:", "sqs:"))
+    }
+    assert granted == recorder.calls, f"granted but never used: {sorted(granted - recorder.calls)}"
+
+
+def test_every_call_of_the_evaluator_lambda_is_allowed_by_its_role(stack: DeployedStack) -> None:
+    if "alerts_lambda_handler" in PENDING_HANDLERS and not hasattr(lambda_handler, "alerts_lambda_handler"):
+        pytest.skip(f"pending: {PENDING_HANDLERS['alerts_lambda_handler']}")
+    # A dataset due every day that has no run: the tick opens an episode (the write path).
+    Pipeline(stack.config()).datasets.put(
+        DatasetConfig.model_validate(
+            {"datasetName": "fx-rates", "locations": ["s3://bucket-a/fx/{businessDate}.csv"],
+             "schedule": {"weekdays": [0, 1, 2, 3, 4, 5, 6], "dueBy": "00:00"}}
+        )
+    )
+    recorder = CallRecorder()
+    pipeline = _function_pipeline("rm-iam-evaluator", recorder)
+    lambda_handler.set_pipeline(pipeline)
+    now = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    lambda_handler.alerts_lambda_handler(
+        {"source": "aws.scheduler", "detail-type": "Scheduled Event", "time": now}, None
+    )
+    assert recorder.calls
+    statements = role_statements("rm-iam-evaluator")
+    refused = sorted(call for call in recorder.calls if not allowed(statements, *call))
+    assert not refused, f"the evaluator role does not allow {refused}"

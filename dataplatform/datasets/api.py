@@ -24,9 +24,21 @@ DATASET_NAME = OpenApiParameter(
 
 
 class ScheduleSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """When a run is expected and due (SPEC section 9); times are local to `timezone`."""
+
+    timezone = serializers.CharField(help_text="IANA timezone of the business dates and times")
     weekdays = serializers.ListField(child=serializers.IntegerField(min_value=0, max_value=6))
-    dueBy = serializers.CharField(help_text="UTC time HH:MM")
+    holidays = serializers.CharField(allow_null=True, help_text="country (or country-subdivision) code")
+    calendar = serializers.CharField(allow_null=True, help_text="exchange calendar code, e.g. XNYS")
+    extraHolidays = serializers.ListField(child=serializers.DateField())
+    extraBusinessDays = serializers.ListField(child=serializers.DateField())
+    expectedBy = serializers.CharField(allow_null=True, help_text="local time HH:MM by which a run must exist")
+    startGraceMinutes = serializers.IntegerField()
+    dueBy = serializers.CharField(help_text="local time HH:MM by which the run must succeed")
     dueDayOffset = serializers.IntegerField()
+    dueGraceMinutes = serializers.IntegerField()
+    stuckAfterMinutes = serializers.IntegerField(allow_null=True)
+    since = serializers.DateField(allow_null=True)
 
 
 class DatasetSerializer(serializers.Serializer):  # type: ignore[type-arg]

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from dataplatform.pipeline.engine import LocalDynalite  # noqa: E402
+from dataplatform.pipeline.engine import DynamoDBLocal  # noqa: E402
 
 # Bench-only rates: the per-user API throttle (1200/min by default) would otherwise turn a
 # benchmark loop into a 429 benchmark.
@@ -39,11 +39,11 @@ BENCH_ENV = {
 
 
 @contextmanager
-def bench_engine() -> Iterator[tuple[LocalDynalite, Path]]:
+def bench_engine() -> Iterator[tuple[DynamoDBLocal, Path]]:
     """A private dynalite on a free loopback port with its data in a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="runmon-bench-") as folder:
         tmp = Path(folder)
-        engine = LocalDynalite(path=tmp / "dynalite", log=tmp / "dynalite.log")
+        engine = DynamoDBLocal(path=tmp / "dynalite", log=tmp / "dynamodb-local.log")
         engine.start()
         try:
             yield engine, tmp
@@ -51,7 +51,7 @@ def bench_engine() -> Iterator[tuple[LocalDynalite, Path]]:
             engine.stop()
 
 
-def bench_env(engine: LocalDynalite, tmp: Path, **extra: str) -> dict[str, str]:
+def bench_env(engine: DynamoDBLocal, tmp: Path, **extra: str) -> dict[str, str]:
     env = dict(BENCH_ENV)
     env["DYNAMODB_ENDPOINT_URL"] = engine.endpoint_url
     env["DATABASE_URL"] = f"sqlite:///{tmp / 'auth.sqlite3'}"
@@ -61,7 +61,7 @@ def bench_env(engine: LocalDynalite, tmp: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def setup_django(engine: LocalDynalite, tmp: Path, **extra: str) -> None:
+def setup_django(engine: DynamoDBLocal, tmp: Path, **extra: str) -> None:
     """Point settings at the bench dynalite (env vars BEFORE django.setup()) and migrate."""
     os.environ.update(bench_env(engine, tmp, **extra))
     import django

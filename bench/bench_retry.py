@@ -39,7 +39,7 @@ from dataplatform.pipeline.clients import botocore_config
 from dataplatform.pipeline.config import PipelineConfig
 from dataplatform.pipeline.dispatch import LocalDispatcher
 from dataplatform.pipeline.dynamo import Update
-from dataplatform.pipeline.engine import LocalDynalite
+from dataplatform.pipeline.engine import DynamoDBLocal
 from dataplatform.pipeline.models import FileRecord, Run
 from dataplatform.pipeline.services import RETRY_RUN_SOURCES, Actor, run_retry
 from dataplatform.pipeline.states import FILE_COUNTER, FileStatus, RunStatus
@@ -100,7 +100,7 @@ def main() -> int:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
 
     with tempfile.TemporaryDirectory() as folder:
-        engine = LocalDynalite(log=Path(folder) / "dynalite.log")
+        engine = DynamoDBLocal(log=Path(folder) / "dynamodb-local.log")
         engine.start()
         try:
             config = PipelineConfig(

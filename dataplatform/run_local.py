@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from dataplatform.pipeline.engine import EngineError, LocalDynalite, endpoint_answers
+from dataplatform.pipeline.engine import DynamoDBLocal, EngineError, endpoint_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
@@ -29,10 +29,10 @@ def main() -> int:
     env.setdefault("AWS_ACCESS_KEY_ID", "local")
     env.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     host_port = env.get("RUN_LOCAL_ADDR", "127.0.0.1:8000")
-    engine: LocalDynalite | None = None
+    engine: DynamoDBLocal | None = None
     if not env.get("DYNAMODB_ENDPOINT_URL"):
         port = int(env.get("LOCAL_DYNAMODB_PORT", "8765"))
-        engine = LocalDynalite(port=port, path=VAR / "dynalite", log=VAR / "dynalite.log")
+        engine = DynamoDBLocal(port=port, path=VAR / "dynalite", log=VAR / "dynalite.log")
         if endpoint_answers(engine.endpoint_url):
             print(f"Using the DynamoDB-compatible server already answering on {engine.endpoint_url}")
             engine = None

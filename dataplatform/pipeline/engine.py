@@ -99,7 +99,8 @@ def find_java() -> Path:
     return java
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """Use as `preexec_fn`: the child gets SIGTERM when the thread that started it ends (Linux)."""
     # Runs in the child before exec: Linux sends SIGTERM to it when the starting thread ends, so a
     # killed test process or supervisor leaves no engine behind.
     with contextlib.suppress(OSError, AttributeError):
@@ -150,6 +151,11 @@ class DynamoDBLocal:
 
     def start(self, timeout: float = 60.0) -> DynamoDBLocal:
         """Start the process and return once it answers; EngineError if it cannot."""
+        self.launch()
+        return self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the process without waiting for it (overlap the JVM start with other work)."""
         if self.process is not None and self.process.poll() is None:
             raise EngineError(f"this engine is already running (pid {self.process.pid})")
         if endpoint_answers(self.endpoint_url, timeout=0.5):
@@ -164,11 +170,16 @@ class DynamoDBLocal:
         try:
             self.process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
                 command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                cwd=self.path or PROJECT_ROOT, preexec_fn=_die_with_parent if self.tied_to_parent else None,
+                cwd=self.path or PROJECT_ROOT, preexec_fn=die_with_parent if self.tied_to_parent else None,
             )
         finally:
             if not isinstance(out, int):
                 out.close()
+
+    def wait_ready(self, timeout: float = 60.0) -> DynamoDBLocal:
+        """Return once the launched process answers; stop it and raise EngineError otherwise."""
+        if self.process is None:
+            raise EngineError("the engine was not launched")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             code = self.process.poll()

@@ -78,7 +78,7 @@ def local_environment(var: Path, *, dev: bool) -> dict[str, str]:
     """os.environ plus the local defaults (an explicit variable always wins)."""
     env = dict(os.environ)
     env.setdefault("DJANGO_DEBUG", "true" if dev else "false")
-    if "DJANGO_SECRET_KEY" not in env:
+    if not env.get("DJANGO_SECRET_KEY", "").strip():
         env["DJANGO_SECRET_KEY"] = local_secret_key(var)
     env.setdefault("DATABASE_URL", f"sqlite:///{var / 'auth.sqlite3'}")
     env.setdefault("DJANGO_STATIC_ROOT", str(var / "staticfiles"))

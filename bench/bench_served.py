@@ -39,8 +39,8 @@ def main() -> int:
         setup_django(engine, tmp)
         import boto3
         from django.conf import settings
-        from django.contrib.sessions.backends.db import SessionStore
         from django.db import connections
+        from django.test import Client
 
         from dataplatform.pipeline.schema import RUN_DATASET_INDEX
 
@@ -66,11 +66,9 @@ def main() -> int:
         operator, _ = make_user("bench-operator", "operator", password="bench-password-123")  # noqa: S106
         _, token = make_user("bench-viewer", "viewer")
         # A signed-in session stored where gunicorn's workers read it (the same SQLite file).
-        session = SessionStore()
-        session["_auth_user_id"] = str(operator.pk)
-        session["_auth_user_backend"] = settings.AUTHENTICATION_BACKENDS[0]
-        session["_auth_user_hash"] = operator.get_session_auth_hash()
-        session.create()
+        login = Client()
+        login.force_login(operator)
+        session_key = login.cookies[settings.SESSION_COOKIE_NAME].value
         connections.close_all()
 
         with served_by_gunicorn(engine, tmp) as base:
@@ -88,7 +86,7 @@ def main() -> int:
                 return connection, get
 
             page_conn, page = getter(f"/runs/?datasetName={args.dataset}&businessDate={day}",
-                                     {"Cookie": f"{settings.SESSION_COOKIE_NAME}={session.session_key}"})
+                                     {"Cookie": f"{settings.SESSION_COOKIE_NAME}={session_key}"})
             api_conn, api = getter(f"/api/v1/runs/?datasetName={args.dataset}&businessDate={day}",
                                    {"Authorization": f"Token {token}"})
             try:

@@ -1,4 +1,4 @@
-"""Shared plumbing of the benchmarks: a private dynalite, Django pointed at it, demo data,
+"""Shared plumbing of the benchmarks: a private DynamoDB Local, Django pointed at it, demo data,
 users and tokens, DynamoDB request/item counters and a compact table printer.
 
 Everything runs on 127.0.0.1 and everything started here is stopped by the context managers."""
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from dataplatform.pipeline.engine import LocalDynalite  # noqa: E402
+from dataplatform.pipeline.engine import DynamoDBLocal  # noqa: E402
 
 # Bench-only rates: the per-user API throttle (1200/min by default) would otherwise turn a
 # benchmark loop into a 429 benchmark.
@@ -39,11 +39,13 @@ BENCH_ENV = {
 
 
 @contextmanager
-def bench_engine() -> Iterator[tuple[LocalDynalite, Path]]:
-    """A private dynalite on a free loopback port with its data in a temporary folder."""
+def bench_engine() -> Iterator[tuple[DynamoDBLocal, Path]]:
+    """A private DynamoDB Local on a free loopback port, in memory (on disk every write waits for
+    SQLite's fsyncs, which would make loading the demo data the benchmark), with the auth
+    database and logs in a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="runmon-bench-") as folder:
         tmp = Path(folder)
-        engine = LocalDynalite(path=tmp / "dynalite", log=tmp / "dynalite.log")
+        engine = DynamoDBLocal(path=None, log=tmp / "dynamodb-local.log")
         engine.start()
         try:
             yield engine, tmp
@@ -51,7 +53,7 @@ def bench_engine() -> Iterator[tuple[LocalDynalite, Path]]:
             engine.stop()
 
 
-def bench_env(engine: LocalDynalite, tmp: Path, **extra: str) -> dict[str, str]:
+def bench_env(engine: DynamoDBLocal, tmp: Path, **extra: str) -> dict[str, str]:
     env = dict(BENCH_ENV)
     env["DYNAMODB_ENDPOINT_URL"] = engine.endpoint_url
     env["DATABASE_URL"] = f"sqlite:///{tmp / 'auth.sqlite3'}"
@@ -61,8 +63,8 @@ def bench_env(engine: LocalDynalite, tmp: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def setup_django(engine: LocalDynalite, tmp: Path, **extra: str) -> None:
-    """Point settings at the bench dynalite (env vars BEFORE django.setup()) and migrate."""
+def setup_django(engine: DynamoDBLocal, tmp: Path, **extra: str) -> None:
+    """Point settings at the bench engine (env vars BEFORE django.setup()) and migrate."""
     os.environ.update(bench_env(engine, tmp, **extra))
     import django
     from django.core.management import call_command
@@ -70,6 +72,41 @@ def setup_django(engine: LocalDynalite, tmp: Path, **extra: str) -> None:
     django.setup()
     call_command("migrate", "--noinput", verbosity=0)
     quiet_logs()
+
+
+@contextmanager
+def served_by_gunicorn(engine: DynamoDBLocal, tmp: Path) -> Iterator[str]:
+    """The app served the way `bin/run` serves it (its gunicorn command, gunicorn.conf.py and
+    local settings: DEBUG off, whitenoise) on a free loopback port; yields the base URL."""
+    import subprocess
+    import urllib.request
+
+    from django.conf import settings
+
+    from dataplatform.pipeline.engine import free_port
+    from dataplatform.run_local import local_environment, processes
+
+    addr = f"127.0.0.1:{free_port()}"
+    env = {**local_environment(tmp, dev=False), **bench_env(engine, tmp), "GUNICORN_BIND": addr}
+    env["DJANGO_SECRET_KEY"] = settings.SECRET_KEY  # sessions made by this process stay valid there
+    web = processes(dev=False, addr=addr)[0]
+    log = open(tmp / "gunicorn.log", "wb")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(web.argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://{addr}/health/live", timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError(f"gunicorn did not serve on {addr}; see {tmp / 'gunicorn.log'}") from None
+                time.sleep(0.1)
+        yield f"http://{addr}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
 
 
 def quiet_logs() -> None:
@@ -147,7 +184,7 @@ def dynamo_calls(fn: Callable[[], Any]) -> tuple[Any, int, dict[str, int]]:
 @dataclass
 class QueryItems:
     """Counts Query responses on a client: requests, items returned (Count) and items read
-    (ScannedCount: before any FilterExpression) — dynalite does not report consumed capacity."""
+    (ScannedCount: before any FilterExpression), comparable on every engine."""
 
     requests: int = 0
     count: int = 0

@@ -9,7 +9,7 @@
 2. Two runs of `--files` files with 1 % and 10 % failed: list the failed files through
    /api/v1/runs/<id>/files/?status=failed, following `next` to the end; print requests and
    items read per failed file (target: proportional to the failed files, not to the run).
-   Items read = ScannedCount of each Query response (dynalite reports no consumed capacity),
+   Items read = ScannedCount of each Query response (comparable on every engine),
    counted by a botocore after-call hook on the app's client. For contrast the same listing
    without runId-status-index (the documented fallback: runId-index + FilterExpression)."""
 

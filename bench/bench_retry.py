@@ -1,10 +1,10 @@
-"""Retry 1,000 failed files on a local dynalite: run_retry (parallel) vs a sequential loop of
+"""Retry 1,000 failed files on DynamoDB Local: run_retry (parallel) vs a sequential loop of
 the same conditional updates. Prints both times and the ratio (target: >= 4x).
 
     .venv/bin/python -m bench.bench_retry [--files 1000] [--threads 16] [--rounds 3]
                                           [--rtt-ms 0] [--no-param-validation]
 
-On loopback there is no network wait: dynalite (one Node process) and boto3 (GIL) are both
+On loopback there is no network wait: DynamoDB Local (one SQLite writer) and boto3 (GIL) are both
 CPU-bound, so on a 2-core machine threads can only overlap what the two processes do at the
 same time (~1.2x). `--rtt-ms N` models an in-region DynamoDB round trip with a fixed sleep in
 botocore's "before-send" hook, applied identically to both modes: the sequential loop pays it
@@ -39,7 +39,7 @@ from dataplatform.pipeline.clients import botocore_config
 from dataplatform.pipeline.config import PipelineConfig
 from dataplatform.pipeline.dispatch import LocalDispatcher
 from dataplatform.pipeline.dynamo import Update
-from dataplatform.pipeline.engine import LocalDynalite
+from dataplatform.pipeline.engine import DynamoDBLocal
 from dataplatform.pipeline.models import FileRecord, Run
 from dataplatform.pipeline.services import RETRY_RUN_SOURCES, Actor, run_retry
 from dataplatform.pipeline.states import FILE_COUNTER, FileStatus, RunStatus
@@ -100,7 +100,7 @@ def main() -> int:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
 
     with tempfile.TemporaryDirectory() as folder:
-        engine = LocalDynalite(log=Path(folder) / "dynalite.log")
+        engine = DynamoDBLocal(log=Path(folder) / "dynamodb-local.log")  # in memory: no fsync per write
         engine.start()
         try:
             config = PipelineConfig(
@@ -123,17 +123,17 @@ def main() -> int:
             actor = Actor(name="bench")
             parallel_times, sequential_times = [], []
             assert engine.process is not None
-            node_pid = engine.process.pid
-            # CPU per retried file: this process (boto3 + repository code, all threads) and dynalite.
+            engine_pid = engine.process.pid
+            # CPU per retried file: this process (boto3 + repository code, all threads) and the engine.
             cpu: dict[str, list[float]] = {"parallel": [0.0, 0.0], "sequential": [0.0, 0.0]}
 
             def measured(mode: str, fn: Callable[[], R]) -> tuple[float, R]:
-                py0, node0 = time.process_time(), process_cpu_seconds(node_pid)
+                py0, engine0 = time.process_time(), process_cpu_seconds(engine_pid)
                 start = time.perf_counter()
                 value = fn()
                 elapsed = time.perf_counter() - start
                 cpu[mode][0] += time.process_time() - py0
-                cpu[mode][1] += process_cpu_seconds(node_pid) - node0
+                cpu[mode][1] += process_cpu_seconds(engine_pid) - engine0
                 return elapsed, value
 
             for _ in range(args.rounds):
@@ -162,7 +162,7 @@ def main() -> int:
     print(f"\nretry of {args.files} failed files: {network}; threads={args.threads}; botocore parameter "
           f"validation {validation}; median of {args.rounds} rounds")
     per_file = {mode: [v / (args.rounds * args.files) * 1000 for v in values] for mode, values in cpu.items()}
-    print(table(["mode", "seconds", "files/s", "ratio", "CPU ms/file: python", "dynalite"], [
+    print(table(["mode", "seconds", "files/s", "ratio", "CPU ms/file: python", "DynamoDB Local"], [
         ["sequential loop", f"{sequential:.3f}", f"{args.files / sequential:.0f}", "1.00x",
          f"{per_file['sequential'][0]:.2f}", f"{per_file['sequential'][1]:.2f}"],
         ["parallel run_retry", f"{parallel:.3f}", f"{args.files / parallel:.0f}",
@@ -170,18 +170,18 @@ def main() -> int:
          f"{per_file['parallel'][0]:.2f}", f"{per_file['parallel'][1]:.2f}"],
     ]))
     print("dispatch check: exactly one message per retried file, counters equal the files (every round)")
-    # What this machine allows at best. dynalite answers on one Node thread: whatever the client,
-    # the writes take at least its CPU time. With this client, both processes together also
-    # cannot use more than the machine's cores.
-    py_cpu, node_cpu = (value / 1000 for value in per_file["parallel"])
+    # What this machine allows at best. DynamoDB Local writes through one SQLite database, one
+    # writer at a time: whatever the client, the writes take at least its CPU time. With this
+    # client, both processes together also cannot use more than the machine's cores.
+    py_cpu, engine_cpu = (value / 1000 for value in per_file["parallel"])
     cores = os.cpu_count() or 1
-    hard = sequential / (args.files * node_cpu) if node_cpu else float("inf")
-    ceiling = sequential / (args.files * max(node_cpu, (py_cpu + node_cpu) / cores)) if node_cpu else float("inf")
-    print(f"ceiling from the measured CPU: dynalite needs {node_cpu * 1000:.2f} ms of its one Node thread per write, "
+    hard = sequential / (args.files * engine_cpu) if engine_cpu else float("inf")
+    ceiling = sequential / (args.files * max(engine_cpu, (py_cpu + engine_cpu) / cores)) if engine_cpu else float("inf")
+    print(f"ceiling from the measured CPU: DynamoDB Local needs {engine_cpu * 1000:.2f} ms of CPU per write, "
           f"so no client can beat {hard:.2f}x here; with this client ({py_cpu * 1000:.2f} ms of Python per write) "
           f"on {cores} cores, {ceiling:.2f}x")
     if not args.rtt_ms:
-        print("why: on loopback each write is pure CPU in boto3 (GIL) and dynalite (one Node process); with")
+        print("why: on loopback each write is pure CPU in boto3 (GIL) and DynamoDB Local (one SQLite writer); with")
         print("     2 cores threads only overlap those two, so parallelism cannot reach the network-bound ratio.")
     else:
         print(f"why: each request now waits {args.rtt_ms:g} ms like a real round trip; the sequential loop adds the")

@@ -9,7 +9,7 @@ template/JSON rendering, the access log line, closing the response). The floor i
 boto3 client. Targets: <= 2x the floor, 1 DynamoDB request per page.
 
 `--rtt-ms N` adds the same modelled network round trip (a sleep in botocore's before-send)
-to the floor's client and to the app's client: loopback dynalite answers in ~2 ms, so the
+to the floor's client and to the app's client: loopback DynamoDB Local answers in ~2 ms, so the
 fixed Django cost weighs more in the ratio than against an in-region DynamoDB."""
 
 from __future__ import annotations

@@ -3,12 +3,12 @@
     .venv/bin/python -m bench.bench_throughput [--seconds 10] [--connections 16]
 
 Starts gunicorn (`gunicorn -c gunicorn.conf.py dataplatform.wsgi`, 2 workers x 4 threads,
-DJANGO_ENV=local, DEBUG off) on a free loopback port against the bench dynalite with the demo
+DJANGO_ENV=local, DEBUG off) on a free loopback port against the bench DynamoDB Local with the demo
 data, then drives it from a separate process: `wrk` (Debian package) when installed, else a
 small Python multiprocess keep-alive load generator (said in the output). Targets:
 GET /health/live (bare Django JSON view, no DynamoDB, no auth) and
 GET /api/v1/runs/?datasetName=X&businessDate=D (token auth, one DynamoDB Query).
-Load generator, gunicorn and dynalite share the machine's cores."""
+Load generator, gunicorn and DynamoDB Local share the machine's cores."""
 
 from __future__ import annotations
 
@@ -164,7 +164,7 @@ def main() -> int:
             assert engine.process is not None
             for name, url in targets.items():
                 load(url, token, 2, args.connections)  # warm-up: imports, connections, caches
-                pids = {"gunicorn": [server.pid, *children(server.pid)], "dynalite": [engine.process.pid]}
+                pids = {"gunicorn": [server.pid, *children(server.pid)], "engine": [engine.process.pid]}
                 before = {k: sum(process_cpu_seconds(pid) for pid in v) for k, v in pids.items()}
                 results[name] = load(url, token, args.seconds, args.connections)
                 for k, v in pids.items():
@@ -182,13 +182,13 @@ def main() -> int:
     generator = (f"wrk -t2 -c{args.connections} -d{args.seconds}s" if use_wrk
                  else f"Python fallback load generator ({args.connections} processes; wrk not installed)")
     print(f"\ngunicorn {args.workers} workers x {args.threads} threads (gthread) on 127.0.0.1; load: {generator}; "
-          f"2 cores shared by load generator, gunicorn and dynalite")
+          f"2 cores shared by load generator, gunicorn and DynamoDB Local")
     bare = results["GET /health/live (bare JSON view)"]["rps"]
     rows = [[name, f"{r['rps']:.0f}", f"{r['rps'] / bare:.2f}x", r["requests"], r["non2xx"], r["p50"], r["p99"],
-             f"{r['cpu_gunicorn']:.2f}", f"{r['cpu_dynalite']:.2f}"]
+             f"{r['cpu_gunicorn']:.2f}", f"{r['cpu_engine']:.2f}"]
             for name, r in results.items()]
     print(table(["target", "req/s", "vs bare", "requests", "non-2xx", "p50", "p99", "CPU ms/req: gunicorn",
-                 "dynalite"], rows))
+                 "DynamoDB Local"], rows))
     api = results["GET /api/v1/runs/?datasetName&businessDate"]["rps"]
     summary_line(f"throughput under gunicorn ({args.workers}x{args.threads}, {generator.split(' (')[0]}): bare "
                  f"/health/live {bare:.0f} req/s; runs API {api:.0f} req/s = {api / bare:.2f}x of bare")

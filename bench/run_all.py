@@ -1,4 +1,4 @@
-"""Run every benchmark in sequence (each starts and stops its own dynalite) and print a summary
+"""Run every benchmark in sequence (each starts and stops its own DynamoDB Local) and print a summary
 block that can be pasted into the README.
 
     .venv/bin/python -m bench.run_all [--only NAME ...]      (`make bench`)
@@ -19,8 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # (name, module, arguments)
 BENCHMARKS: list[tuple[str, str, list[str]]] = [
+    ("engine start", "bench.bench_engine", []),
     ("runs page, loopback", "bench.bench_runs_page", []),
     ("runs page, 5 ms RTT", "bench.bench_runs_page", ["--rtt-ms", "5", "--n", "100"]),
+    ("runs page and API served by gunicorn (bin/run)", "bench.bench_served", []),
     ("files of a 10,000-file run", "bench.bench_files", []),
     ("retry, loopback", "bench.bench_retry", []),
     ("retry, 5 ms RTT", "bench.bench_retry", ["--rtt-ms", "5"]),
@@ -31,16 +33,16 @@ BENCHMARKS: list[tuple[str, str, list[str]]] = [
 
 NOTES = """\
 Notes:
-- dynalite on 127.0.0.1 answers a Query in ~2 ms, so on loopback the fixed cost of a Django
+- DynamoDB Local on 127.0.0.1 answers a Query in ~2 ms, so on loopback the fixed cost of a Django
   request (middleware, auth on SQLite, rendering) weighs much more in "x the raw floor" than
   against an in-region DynamoDB; "5 ms RTT" rows add the same modelled round trip (a sleep in
   botocore's before-send hook) to the raw client and to the app's client.
+- The benchmarks run DynamoDB Local in memory: on disk every write waits for SQLite's fsyncs.
 - Retry: on loopback there is no network wait to overlap: every write is CPU in boto3 (one
-  GIL) plus CPU in dynalite (one Node process), so 16 threads on 2 cores only overlap those
-  two; the benchmark prints the ceiling its measured CPU allows (dynalite's single thread
-  alone caps any client at ~2-2.5x here). With a modelled 5 ms round trip the sequential
-  loop pays every wait while the pool overlaps them, and the CPU per write is the limit.
-- Throughput: wrk, gunicorn (2 workers x 4 threads) and dynalite share the same 2 cores."""
+  GIL) plus CPU in DynamoDB Local (one SQLite writer), so 16 threads on 2 cores only overlap
+  those two; the benchmark prints the ceiling its measured CPU allows. With a modelled 5 ms
+  round trip the sequential loop pays every wait while the pool overlaps them.
+- Throughput: wrk, gunicorn (2 workers x 4 threads) and DynamoDB Local share the same 2 cores."""
 
 
 def main() -> int:

@@ -34,7 +34,7 @@ UNAVAILABLE_CODES = frozenset(
     }
 )
 CONDITION_FAILED = "ConditionalCheckFailedException"
-# What Update.copy stores when the source attribute does not exist (dynalite refuses "").
+# What Update.copy stores when the source attribute does not exist (a marker no token or status can be).
 ABSENT = "-"
 
 

@@ -57,8 +57,9 @@ def _conditional_update(
     `expect_all` adds `attribute = value` for each pair (a value of 0 also matches an absent
     attribute, so counters that older writers never set compare as zero).
 
-    Returns the new item. On a failed condition, reads the item once (consistently) to say
-    why: NotFound when it is absent, InvalidTransition carrying the current status otherwise."""
+    Returns the new item. A failed condition returns the item as it was
+    (ReturnValuesOnConditionCheckFailure=ALL_OLD, no second read) to say why: NotFound when it is
+    absent, InvalidTransition carrying the current status otherwise."""
     expr = Expr()
     conditions = [f"attribute_exists({expr.name(key_name)})"]
     if sources is not None:
@@ -82,15 +83,16 @@ def _conditional_update(
             UpdateExpression=update_expression,
             ConditionExpression=" AND ".join(conditions),
             ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
             **expr.kwargs(),
         )
     except ClientError as exc:
         if not is_condition_failure(exc):
             raise
-        current = table.get({key_name: key}, consistent=True)
-        if current is None:
+        old = exc.response.get("Item")
+        if not old:
             raise NotFound(f"{what} {key!r} does not exist.") from exc
-        status = current.get("status")
+        status = deserialize(old).get("status")
         raise InvalidTransition(
             f"{what} {key!r} is {status!r}; it cannot move to {target!r}." if target
             else f"{what} {key!r} is {status!r}; the change is not allowed in that state.",

@@ -1,11 +1,11 @@
-"""Dashboard views through the Django test client, on dynalite."""
+"""Dashboard views through the Django test client, on DynamoDB Local."""
 
 from __future__ import annotations
 
 import pytest
 from django.test import Client
 
-pytestmark = [pytest.mark.django_db, pytest.mark.dynalite]
+pytestmark = [pytest.mark.django_db, pytest.mark.ddb_local]
 
 
 def html(response: object) -> str:

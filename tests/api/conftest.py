@@ -1,4 +1,4 @@
-"""Fixtures of the API tests: the app wired to fresh dynalite tables, users per role, seed data."""
+"""Fixtures of the API tests: the app wired to fresh DynamoDB Local tables, users per role, seed data."""
 
 from __future__ import annotations
 

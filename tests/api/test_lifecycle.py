@@ -1,4 +1,4 @@
-"""A run's whole life through HTTP on dynalite: trigger, worker reports, failures, retry,
+"""A run's whole life through HTTP on DynamoDB Local: trigger, worker reports, failures, retry,
 cancel — with exact fileCounts and the audit trail at each step."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from dataplatform.pipeline.app import Pipeline
 from tests.api.conftest import assert_json_error, seed_dataset
 
-pytestmark = [pytest.mark.django_db, pytest.mark.dynalite]
+pytestmark = [pytest.mark.django_db, pytest.mark.ddb_local]
 
 
 def counts(client: APIClient, run_id: str) -> dict[str, int]:

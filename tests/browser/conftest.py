@@ -1,5 +1,5 @@
 """Browser tests: Debian's Chromium driven by Playwright against pytest-django's live server,
-on dynalite loaded with the demo data (through the same services/repositories as `bin/run`)."""
+on DynamoDB Local loaded with the demo data (through the same services/repositories as `bin/run`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from django.test import override_settings
 
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.demo import DemoLoadResult, load_demo
-from dataplatform.pipeline.engine import LocalDynalite
+from dataplatform.pipeline.engine import DynamoDBLocal
 from dataplatform.web import wiring
 from tests.conftest import unique_config
 
@@ -59,9 +59,9 @@ def page(browser: Any) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def demo(dynalite_server: LocalDynalite) -> Iterator[tuple[Pipeline, DemoLoadResult]]:
+def demo(ddb_local_server: DynamoDBLocal) -> Iterator[tuple[Pipeline, DemoLoadResult]]:
     """Fresh tables with the demo registry and history; the web app points at them."""
-    config = unique_config(endpoint_url=dynalite_server.endpoint_url)
+    config = unique_config(endpoint_url=ddb_local_server.endpoint_url)
     with override_settings(PIPELINE_CONFIG=config):
         wiring.reset()
         pipeline = wiring.get_pipeline()

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.demo import DemoLoadResult
-from dataplatform.pipeline.engine import LocalDynalite, free_port
+from dataplatform.pipeline.engine import DynamoDBLocal, free_port
 from dataplatform.pipeline.models import Run
 from dataplatform.pipeline.states import FileStatus, RunStatus
 from dataplatform.web import wiring
@@ -22,7 +22,7 @@ from tests.browser.conftest import login, shot
 from tests.conftest import unique_config
 from tests.web.factories import advance, file_ids, make_run
 
-pytestmark = [pytest.mark.browser, pytest.mark.dynalite]
+pytestmark = [pytest.mark.browser, pytest.mark.ddb_local]
 
 Demo = tuple[Pipeline, DemoLoadResult]
 
@@ -236,7 +236,7 @@ def test_progress_of_an_in_flight_run_advances_without_reload(page: Any, live_se
 
 def test_store_down_shows_the_banner_and_recovers(page: Any, live_server: Any, users: dict[str, str],
                                                   tmp_path: Path) -> None:
-    engine = LocalDynalite(port=free_port(), path=tmp_path / "data", log=tmp_path / "dynalite.log").start()
+    engine = DynamoDBLocal(port=free_port(), path=tmp_path / "data", log=tmp_path / "engine.log").start()
     config = unique_config(endpoint_url=engine.endpoint_url, max_attempts=1, connect_timeout=1.0, read_timeout=2.0)
     try:
         with override_settings(PIPELINE_CONFIG=config):
@@ -258,7 +258,7 @@ def test_store_down_shows_the_banner_and_recovers(page: Any, live_server: Any, u
             expect(page.locator("h1")).to_have_text("Data store unavailable")
             shot(page, "store-down-page")
 
-            engine = LocalDynalite(port=engine.port, path=tmp_path / "data", log=tmp_path / "dynalite.log").start()
+            engine = DynamoDBLocal(port=engine.port, path=tmp_path / "data", log=tmp_path / "engine.log").start()
             page.reload()
             expect(page.locator("#run-status .badge").first).to_have_text(re.compile("Processing"))
             expect(page.locator("#error-banner")).to_be_hidden()

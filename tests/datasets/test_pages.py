@@ -1,4 +1,4 @@
-"""Dashboard views through the Django test client, on dynalite."""
+"""Dashboard views through the Django test client, on DynamoDB Local."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from django.test import Client
 
 from dataplatform.pipeline.app import Pipeline
 
-pytestmark = [pytest.mark.django_db, pytest.mark.dynalite]
+pytestmark = [pytest.mark.django_db, pytest.mark.ddb_local]
 
 
 def html(response: object) -> str:

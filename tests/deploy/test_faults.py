@@ -19,7 +19,7 @@ from rest_framework.authtoken.models import Token
 
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.clients import reset_clients
-from dataplatform.pipeline.engine import LocalDynalite
+from dataplatform.pipeline.engine import DynamoDBLocal
 from dataplatform.web import wiring
 from tests.conftest import unique_config
 
@@ -59,8 +59,8 @@ class FaultInjector:
 
 
 @pytest.fixture
-def app(dynalite_server: LocalDynalite, settings: Any, db: None) -> Iterator[Pipeline]:
-    settings.PIPELINE_CONFIG = unique_config(endpoint_url=dynalite_server.endpoint_url, max_attempts=3)
+def app(ddb_local_server: DynamoDBLocal, settings: Any, db: None) -> Iterator[Pipeline]:
+    settings.PIPELINE_CONFIG = unique_config(endpoint_url=ddb_local_server.endpoint_url, max_attempts=3)
     reset_clients()
     wiring.reset()
     pipeline = wiring.get_pipeline()
@@ -115,7 +115,7 @@ def test_faults_give_503_everywhere_then_recover_without_restart(app: Pipeline, 
 
 
 def test_engine_stopped_and_started_again(tmp_path: Path, settings: Any, db: None) -> None:
-    engine = LocalDynalite(path=tmp_path / "data")
+    engine = DynamoDBLocal(path=tmp_path / "data")
     engine.start()
     try:
         settings.PIPELINE_CONFIG = unique_config(

@@ -1,8 +1,7 @@
 """Shared pieces of the alert tests: engines with transactions, moto made atomic, helpers.
 
-The local engine tests (ids ending ``[local_engine]``, find them with ``-k local_engine``) are
-skipped while dynalite is the local engine: it has no TransactWriteItems. Once DynamoDB Local
-replaces it, drop the skip mark in LOCAL_ENGINE below."""
+The local engine tests (ids ending ``[local_engine]``, find them with ``-k local_engine``) run on
+Amazon's DynamoDB Local, whose conditional writes and transactions are atomic under concurrency."""
 
 from __future__ import annotations
 
@@ -15,15 +14,12 @@ import pytest
 
 from dataplatform.pipeline.app import Pipeline
 
-LOCAL_ENGINE = pytest.param(
-    "local_engine",
-    marks=pytest.mark.skip(reason="dynalite has no TransactWriteItems; enabled when DynamoDB Local is the engine"),
-)
+LOCAL_ENGINE = pytest.param("local_engine", marks=pytest.mark.ddb_local)
 ENGINES = ["moto", LOCAL_ENGINE]
 
 
 def engine_pipeline(request: pytest.FixtureRequest) -> Pipeline:
-    name = "moto_pipeline" if request.param == "moto" else "dynalite_pipeline"
+    name = "moto_pipeline" if request.param == "moto" else "ddb_local_pipeline"
     return request.getfixturevalue(name)  # type: ignore[no-any-return]
 
 

@@ -71,9 +71,9 @@ def test_plan_has_the_10k_run_missing_days_and_30_dates_per_dataset() -> None:
 
 
 @pytest.fixture
-def wired(dynalite_pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
-    monkeypatch.setattr(wiring._pipelines, "_pipeline", dynalite_pipeline)
-    return dynalite_pipeline
+def wired(ddb_local_pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
+    monkeypatch.setattr(wiring._pipelines, "_pipeline", ddb_local_pipeline)
+    return ddb_local_pipeline
 
 
 def test_load_demo_writes_everything_once_and_reconcile_changes_nothing(wired: Pipeline) -> None:

@@ -1,4 +1,4 @@
-"""Repository contract, run against moto and against the real local dynalite server."""
+"""Repository contract, run against moto and against the real DynamoDB Local server."""
 
 from __future__ import annotations
 
@@ -128,25 +128,25 @@ def test_atomic_counter_add(any_pipeline: Pipeline) -> None:
         any_pipeline.runs.get("missing", consistent=True)
 
 
-def test_query_follows_last_evaluated_key_inside_one_page(dynalite_pipeline: Pipeline) -> None:
+def test_query_follows_last_evaluated_key_inside_one_page(ddb_local_pipeline: Pipeline) -> None:
     # The real engine cuts responses at 1 MB: one page of 25 items of ~100 KB needs several Queries.
-    dynalite_pipeline.files.put_batch(make_files("big", 30, padding=100_000))
+    ddb_local_pipeline.files.put_batch(make_files("big", 30, padding=100_000))
     calls: list[str] = []
-    events = dynalite_pipeline.client.meta.events
+    events = ddb_local_pipeline.client.meta.events
     handler = lambda **kwargs: calls.append(kwargs["model"].name)  # noqa: E731
     events.register("before-call.dynamodb.Query", handler)
     try:
-        page = dynalite_pipeline.files.by_run("big", limit=25)
+        page = ddb_local_pipeline.files.by_run("big", limit=25)
     finally:
         events.unregister("before-call.dynamodb.Query", handler)
     assert len(page.items) == 25
     assert len(calls) >= 3
 
 
-def test_files_by_status_still_work_on_a_table_with_only_the_original_indexes(dynalite_server: object) -> None:
+def test_files_by_status_still_work_on_a_table_with_only_the_original_indexes(ddb_local_server: object) -> None:
     from tests.conftest import unique_config
 
-    config = unique_config(endpoint_url=dynalite_server.endpoint_url)  # type: ignore[attr-defined]
+    config = unique_config(endpoint_url=ddb_local_server.endpoint_url)  # type: ignore[attr-defined]
     pipeline = Pipeline(config)
     pipeline.client.create_table(
         TableName=config.file_table,
@@ -173,17 +173,6 @@ def test_files_by_status_still_work_on_a_table_with_only_the_original_indexes(dy
         seen += [f.file_id for f in page.items]
     assert sorted(seen) == [f.file_id for f in failed]
     assert pipeline.files.has_run_status_index is False
-
-
-def test_ten_thousand_files_of_one_run_are_all_in_the_run_index(dynalite_pipeline: Pipeline) -> None:
-    # Guards scripts/patch-dynalite.cjs: unpatched dynalite loses ~3 in 10,000 index entries.
-    from concurrent.futures import ThreadPoolExecutor
-
-    records = make_files("huge", 10_000)
-    chunks = [records[i : i + 500] for i in range(0, len(records), 500)]
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(dynalite_pipeline.files.put_batch, chunks))
-    assert dynalite_pipeline.files.count_by_status("huge")["pending"] == 10_000
 
 
 def test_a_full_last_page_has_no_cursor_to_an_empty_page(any_pipeline: Pipeline) -> None:

@@ -96,8 +96,8 @@ def collect(fetch: Any, key: str = "run_id") -> tuple[list[str], int]:
             return ids, pages
 
 
-def test_runs_list_pages_never_lose_or_repeat_rows(dynalite_pipeline: Pipeline) -> None:
-    p = dynalite_pipeline
+def test_runs_list_pages_never_lose_or_repeat_rows(ddb_local_pipeline: Pipeline) -> None:
+    p = ddb_local_pipeline
     expected = []
     for i in range(23):
         day = f"2024-03-{1 + i % 5:02d}"
@@ -143,8 +143,8 @@ def test_runs_list_refuses_bad_queries(moto_pipeline: Pipeline, kwargs: dict[str
         selectors.runs_list(moto_pipeline, **kwargs)
 
 
-def test_files_list_pages_and_filters_by_status(dynalite_pipeline: Pipeline) -> None:
-    p = dynalite_pipeline
+def test_files_list_pages_and_filters_by_status(ddb_local_pipeline: Pipeline) -> None:
+    p = ddb_local_pipeline
     put_run(p, "run", status=RunStatus.PROCESSING, minutes=0)
     files = make_files("run", 40)
     for record in files[:9]:

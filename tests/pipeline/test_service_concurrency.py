@@ -64,8 +64,8 @@ def work(p: Pipeline, message: FileMessage, rng: random.Random) -> None:
             return
 
 
-def test_cancel_vs_worker_reports_vs_retries_on_one_run(dynalite_pipeline: Pipeline) -> None:
-    p = dynalite_pipeline
+def test_cancel_vs_worker_reports_vs_retries_on_one_run(ddb_local_pipeline: Pipeline) -> None:
+    p = ddb_local_pipeline
     dispatcher = QueueDispatcher()
     p.dispatcher = dispatcher
     n = 150
@@ -137,8 +137,8 @@ def test_cancel_vs_worker_reports_vs_retries_on_one_run(dynalite_pipeline: Pipel
     assert not run_reconcile(p, run_id=run_id, actor=OPS).changed
 
 
-def test_concurrent_retries_of_one_failed_run_dispatch_each_file_exactly_once(dynalite_pipeline: Pipeline) -> None:
-    p = dynalite_pipeline
+def test_concurrent_retries_of_one_failed_run_dispatch_each_file_exactly_once(ddb_local_pipeline: Pipeline) -> None:
+    p = ddb_local_pipeline
     dispatcher = RecordingDispatcher()
     p.dispatcher = dispatcher
     n = 120

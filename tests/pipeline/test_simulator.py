@@ -16,7 +16,7 @@ from django.core.management import call_command
 
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.dispatch import LocalDispatcher
-from dataplatform.pipeline.engine import LocalDynalite
+from dataplatform.pipeline.engine import DynamoDBLocal
 from dataplatform.pipeline.simulator import Simulator, SimulatorOptions
 from dataplatform.pipeline.states import FILE_TERMINAL, FileStatus, RunStatus
 from dataplatform.pipeline.timeutil import utc_now
@@ -29,9 +29,9 @@ FAST = (0.0, 0.01)
 
 
 @pytest.fixture
-def sim_pipeline(dynalite_server: LocalDynalite) -> Pipeline:
+def sim_pipeline(ddb_local_server: DynamoDBLocal) -> Pipeline:
     """Fresh tables and a private local queue (not the process-wide one)."""
-    p = Pipeline(unique_config(endpoint_url=dynalite_server.endpoint_url), dispatcher=LocalDispatcher())
+    p = Pipeline(unique_config(endpoint_url=ddb_local_server.endpoint_url), dispatcher=LocalDispatcher())
     p.sync_tables()
     p.datasets.put(make_config("equities-eod", parts=6))
     p.datasets.put(

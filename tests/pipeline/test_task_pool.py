@@ -75,8 +75,8 @@ def test_a_pool_made_before_a_fork_is_replaced_in_the_child(monkeypatch: pytest.
     pool.close()
 
 
-def test_counts_by_status_are_made_at_once_and_all_counted(dynalite_pipeline: Pipeline) -> None:
-    p = dynalite_pipeline
+def test_counts_by_status_are_made_at_once_and_all_counted(ddb_local_pipeline: Pipeline) -> None:
+    p = ddb_local_pipeline
     p.runs.create(make_run("counted"))
     files = make_files("counted", 30)
     p.files.put_batch([f.model_copy(update={"status": FileStatus.FAILED}) if i % 3 else f for i, f in enumerate(files)])

@@ -1,4 +1,4 @@
-"""Dashboard views through the Django test client, on dynalite."""
+"""Dashboard views through the Django test client, on DynamoDB Local."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataplatform.pipeline.states import FileStatus
 from tests.web.factories import file_ids, make_run
 from tests.web.page_fixtures import htmx
 
-pytestmark = [pytest.mark.django_db, pytest.mark.dynalite]
+pytestmark = [pytest.mark.django_db, pytest.mark.ddb_local]
 
 
 def html(response: object) -> str:

@@ -1,4 +1,4 @@
-"""Page tests: the Django test client against a fresh dynalite-backed pipeline per test."""
+"""Page tests: the Django test client against a fresh DynamoDB Local-backed pipeline per test."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ PASSWORD = "pw-for-tests-only-123"
 
 @pytest.fixture
 def pipeline(web_pipeline: Pipeline) -> Pipeline:
-    """The web app's Pipeline on fresh dynalite tables (see tests/conftest.py)."""
+    """The web app's Pipeline on fresh DynamoDB Local tables (see tests/conftest.py)."""
     return web_pipeline
 
 

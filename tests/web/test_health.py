@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 
 from dataplatform.pipeline.app import Pipeline
-from dataplatform.pipeline.engine import LocalDynalite, free_port
+from dataplatform.pipeline.engine import DynamoDBLocal, free_port
 from dataplatform.web import wiring
 from tests.conftest import unique_config
 
@@ -68,8 +68,8 @@ def test_live_needs_nothing(client: Client, point_at: object) -> None:
     assert response.json() == {"status": "ok"}
 
 
-def test_ready_is_200_with_both_tables(client: Client, point_at: object, dynalite_server: LocalDynalite) -> None:
-    point_at(dynalite_server.endpoint_url)  # type: ignore[operator]
+def test_ready_is_200_with_both_tables(client: Client, point_at: object, ddb_local_server: DynamoDBLocal) -> None:
+    point_at(ddb_local_server.endpoint_url)  # type: ignore[operator]
     response = client.get("/health/ready")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "checks": {"runs": "ok", "files": "ok"}}
@@ -79,9 +79,9 @@ def test_ready_is_200_with_both_tables(client: Client, point_at: object, dynalit
 
 
 def test_ready_reports_missing_tables_without_naming_them(
-    client: Client, point_at: object, dynalite_server: LocalDynalite
+    client: Client, point_at: object, ddb_local_server: DynamoDBLocal
 ) -> None:
-    point_at(dynalite_server.endpoint_url, create=False)  # type: ignore[operator]
+    point_at(ddb_local_server.endpoint_url, create=False)  # type: ignore[operator]
     response = client.get("/health/ready")
     assert response.status_code == 503
     body = response.content.decode()
@@ -108,9 +108,9 @@ def test_ready_is_503_within_3s_when_dynamodb_is_down_or_hangs(
 
 
 def test_probe_storm_costs_at_most_one_read_per_table(
-    client: Client, point_at: object, dynalite_server: LocalDynalite
+    client: Client, point_at: object, ddb_local_server: DynamoDBLocal
 ) -> None:
-    point_at(dynalite_server.endpoint_url)  # type: ignore[operator]
+    point_at(ddb_local_server.endpoint_url)  # type: ignore[operator]
     checker = wiring.get_health_checker()
     calls: list[str] = []
     checker._client().meta.events.register(

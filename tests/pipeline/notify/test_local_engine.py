@@ -20,7 +20,7 @@ from dataplatform.pipeline.notify.outbox import delivery_id
 
 from .conftest import T0, Receiver, episode, notification, outbox, set_state, webhook_channel
 
-pytestmark = pytest.mark.dynalite
+pytestmark = pytest.mark.ddb_local
 MIN = dt.timedelta(minutes=1)
 SENDERS = 6
 
@@ -55,9 +55,9 @@ def race(p: Pipeline, now: dt.datetime, settings: NotifySettings) -> None:
 
 
 def test_concurrent_senders_tell_each_episode_once(
-    dynalite_pipeline: Pipeline, receiver: Receiver, notify_settings: NotifySettings
+    ddb_local_pipeline: Pipeline, receiver: Receiver, notify_settings: NotifySettings
 ) -> None:
-    p = dynalite_pipeline
+    p = ddb_local_pipeline
     _, receiver.secret = webhook_channel(p, receiver.url)
     episodes = [episode(p, dataset=f"ds-{i}") for i in range(5)]
     for ep in episodes:
@@ -96,9 +96,9 @@ deliver_notifications(
 
 
 def test_a_sender_killed_before_sending_loses_nothing(
-    dynalite_pipeline: Pipeline, receiver: Receiver, notify_settings: NotifySettings
+    ddb_local_pipeline: Pipeline, receiver: Receiver, notify_settings: NotifySettings
 ) -> None:
-    p = dynalite_pipeline
+    p = ddb_local_pipeline
     channel_id, receiver.secret = webhook_channel(p, receiver.url)
     nid = outbox(p, episode(p), "alert.opened", T0)
     env = dict(

@@ -146,6 +146,10 @@ CSRF_FAILURE_VIEW = "dataplatform.web.decorators.csrf_failure"
 PIPELINE_CONFIG = PipelineConfig.from_env()
 HEALTH_CACHE_SECONDS = float(os.environ.get("HEALTH_CACHE_SECONDS", "5") or 5)
 AWS_CONSOLE_URL = os.environ.get("AWS_CONSOLE_URL", "https://console.aws.amazon.com").strip()
+# Live pages (a run in flight, the runs list): one poll per page every this many seconds.
+POLL_INTERVAL_SECONDS = float(os.environ.get("POLL_INTERVAL_SECONDS", "5").strip() or 5)
+if not 0.2 <= POLL_INTERVAL_SECONDS <= 300:
+    raise ImproperlyConfigured("POLL_INTERVAL_SECONDS must be between 0.2 and 300.")
 
 REST_FRAMEWORK: dict[str, object] = {
     "DEFAULT_RENDERER_CLASSES": [

@@ -21,6 +21,7 @@ from runs.serializers import (
     FileListQuery,
     RetryResultSerializer,
     RetrySerializer,
+    RunDetailQuery,
     RunDetailSerializer,
     RunListQuery,
     RunSerializer,
@@ -48,8 +49,8 @@ RUN_ID = OpenApiParameter(
         },
     ),
     retrieve=extend_schema(
-        summary="One run with exact file counts",
-        parameters=[RUN_ID],
+        summary="One run with its file counts (from its counters; ?exact=true recounts and repairs)",
+        parameters=[RUN_ID, RunDetailQuery],
         responses={200: RunDetailSerializer, **error_responses(*READ_ERRORS, 404)},
     ),
 )
@@ -89,9 +90,9 @@ class RunViewSet(PipelineViewSet):
         return Response(represent(RunSerializer, result.run), status=code)
 
     def retrieve(self, request: Request, runId: str) -> Response:
-        run = selectors.run_get(self.pipeline, run_id=runId)
-        counts = selectors.run_file_counts(self.pipeline, run_id=runId)
-        return Response(RunDetailSerializer({**to_json(run), "fileCounts": counts}).data)
+        query = self.parse_query(RunDetailQuery)
+        run = selectors.run_detail(self.pipeline, run_id=runId, exact=query["exact"] == "true", actor=self.actor())
+        return Response(RunDetailSerializer({**to_json(run), "fileCounts": run.counts()}).data)
 
     @extend_schema(
         summary="Files of a run",

@@ -10,8 +10,10 @@ from django.core.exceptions import ValidationError
 from django.forms.forms import DeclarativeFieldsMetaclass
 
 from dataplatform.pipeline.cursor import MAX_CURSOR_LENGTH
+from dataplatform.pipeline.listing import RunFilters
 from dataplatform.pipeline.models import MAX_REASON_LENGTH, Environment, validate_dataset_name
 from dataplatform.pipeline.states import FileStatus, RunStatus
+from dataplatform.pipeline.triage import MAX_GROUP_MESSAGE
 
 
 class _SharedFields(dict[str, forms.Field]):
@@ -63,24 +65,36 @@ class RunFilterForm(QueryForm):
                 raise ValidationError(str(exc)) from exc
         return value
 
-    def filters(self) -> dict[str, Any]:
-        """The valid filters as selector keyword arguments (None when not given)."""
+    def filters(self) -> RunFilters:
+        """The valid filters (None where not given)."""
         data = self.cleaned_data
         business_date: date | None = data.get("businessDate")
-        return {
-            "dataset_name": data.get("datasetName") or None,
-            "business_date": business_date.isoformat() if business_date else None,
-            "status": RunStatus(data["status"]) if data.get("status") else None,
-            "environment": Environment(data["environment"]) if data.get("environment") else None,
-        }
+        return RunFilters(
+            dataset_name=data.get("datasetName") or None,
+            business_date=business_date.isoformat() if business_date else None,
+            status=RunStatus(data["status"]) if data.get("status") else None,
+            environment=Environment(data["environment"]) if data.get("environment") else None,
+        )
+
+
+# The files tab that shows every status (no `fileStatus` opens on `failed` when there are any).
+ALL_FILES = "all"
 
 
 class FileFilterForm(QueryForm):
-    """The files table of a run page (`?fileStatus=failed&filesCursor=..`)."""
+    """The files table of a run page (`?fileStatus=failed&error=..&filesCursor=..`)."""
 
-    fileStatus = forms.ChoiceField(required=False, choices=_choices(FileStatus, "all"))
+    fileStatus = forms.ChoiceField(
+        required=False, choices=[("", "default"), (ALL_FILES, ALL_FILES), *((s.value, s.value) for s in FileStatus)]
+    )
+    # One failure group: failed files whose error message is exactly this ('' = no message).
+    error = forms.CharField(required=False, max_length=MAX_GROUP_MESSAGE, strip=False, empty_value=None)
     filesCursor = forms.CharField(required=False, max_length=MAX_CURSOR_LENGTH)
     eventsCursor = forms.CharField(required=False, max_length=MAX_CURSOR_LENGTH)
+
+    def clean_error(self) -> str | None:
+        # Present but empty means "errors without a message"; absent means no error filter.
+        return self.data.get("error") if "error" in self.data else None
 
 
 class CancelForm(forms.Form):

@@ -56,7 +56,7 @@ class RunSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class FileCountsSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    """Exact number of files per status (counted in FileTable)."""
+    """Number of files per status (the run's counters)."""
 
     pending = serializers.IntegerField()
     fetched = serializers.IntegerField()
@@ -66,24 +66,28 @@ class FileCountsSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class RunDetailSerializer(RunSerializer):
-    """A run with its exact `fileCounts`."""
+    """A run with `fileCounts` from its counters and when they were last checked against FileTable."""
 
     fileCounts = FileCountsSerializer()
+    countsCheckedAt = serializers.DateTimeField(allow_null=True)
+
+
+class RunDetailQuery(serializers.Serializer):  # type: ignore[type-arg]
+    """`?exact=true` recounts the run's files in FileTable and repairs drifted counters."""
+
+    exact = serializers.ChoiceField(
+        required=False, choices=["true", "false"], default="false",
+        help_text="true: count the files in FileTable now and repair the counters (reads every file once).",
+    )
 
 
 class RunListQuery(PageQuery):
-    """Filters of GET /runs/: datasetName or status (at least one), businessDate, environment."""
+    """Filters of GET /runs/, in any combination (none: every run), newest first."""
 
     datasetName = StrictCharField(required=False, max_length=128, validators=[regex_id(DATASET_NAME, "dataset name")])
     businessDate = DateStringField(required=False)
     status = StrictChoiceField(required=False, choices=_choices(RunStatus))
     environment = StrictChoiceField(required=False, choices=_choices(Environment))
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if not attrs.get("datasetName") and not attrs.get("status"):
-            message = "Give a datasetName or a status."
-            raise serializers.ValidationError({"datasetName": [message], "status": [message]})
-        return attrs
 
 
 class TriggerSerializer(StrictSerializer):

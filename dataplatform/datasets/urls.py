@@ -8,6 +8,7 @@ from dataplatform.datasets.api import DatasetViewSet
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("datasets/", views.datasets_page, name="datasets-page"),
+    path("suggest/datasets/", views.dataset_suggestions, name="dataset-suggestions"),
     path("datasets/<str:name>/", views.dataset_page, name="dataset-page"),
 ]
 

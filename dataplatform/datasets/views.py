@@ -35,6 +35,14 @@ def datasets_page(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @dashboard_page
+def dataset_suggestions(request: HttpRequest) -> HttpResponse:
+    """The registered dataset names as a <datalist> (loaded once when a dataset filter gets focus)."""
+    context = {"names": selectors.dataset_names(get_pipeline())}
+    return render_page(request, "datasets/datasets.html", context, partial="suggestions")
+
+
+@require_GET
+@dashboard_page
 def dataset_page(request: HttpRequest, name: str) -> HttpResponse:
     """The last N business dates (`?days=`, default `selectors.calendar_window`) coloured by the latest run's status."""
     form = CalendarForm(request.GET)

@@ -35,7 +35,7 @@ class Pipeline:
         self.reads = TaskPool(min(config.worker_threads, READ_CONCURRENCY))
         # The writes of one action made at once (the file moves of a large retry, compensation).
         self.tasks = TaskPool(config.worker_threads)
-        self.runs = RunRepository(self.client, config, self.codec)
+        self.runs = RunRepository(self.client, config, self.codec, reads=self.reads)
         self.files = FileRepository(self.client, config, self.codec, reads=self.reads)
         self.datasets = DatasetRepository(self.client, config, self.codec)
         self.dispatcher: Dispatcher = dispatcher if dispatcher is not None else make_dispatcher(config)

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from .config import PipelineConfig
 from .cursor import CursorCodec
-from .dynamo import Expr, Page, Table, serialize
+from .dynamo import Expr, Page, Table, is_condition_failure, serialize
 from .errors import PipelineError
 from .models import MAX_REASON_LENGTH, OptionalJsonMap, UtcTimestamp, _Item
 from .schema import page_keys
@@ -62,6 +62,7 @@ class AuditRecord(_Item):
 class AuditRepository:
     def __init__(self, client: Any, config: PipelineConfig, codec: CursorCodec) -> None:
         self.table = Table(client, config.audit_table, codec, page_keys(config, config.audit_table))
+        self.runs = Table(client, config.run_table, codec)
 
     def record(
         self,
@@ -107,7 +108,31 @@ class AuditRepository:
             ConditionExpression=f"attribute_not_exists({expr.name('eventId')})",
             **expr.kwargs(),
         )
+        self._stamp_run(entry)
         return entry
+
+    def _stamp_run(self, entry: AuditRecord) -> None:
+        """Note the newest event id on the run it is about (`lastEventId`), so a live run page
+        re-reads the trail only when it moved. Only an existing run, only forward; a failure
+        is logged (the event itself is stored)."""
+        if entry.target_id == "-":
+            return
+        expr = Expr()
+        key, last = expr.name("runId"), expr.name("lastEventId")
+        event = expr.value(entry.event_id)
+        try:
+            self.runs.call(
+                "update_item",
+                Key={"runId": {"S": entry.target_id}},
+                UpdateExpression=f"SET {last} = {event}",
+                ConditionExpression=f"attribute_exists({key}) AND (attribute_not_exists({last}) OR {last} < {event})",
+                **expr.kwargs(),
+            )
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                logger.warning("run %s not stamped with its newest event: %s", entry.target_id, exc)
+        except PipelineError as exc:
+            logger.warning("run %s not stamped with its newest event: %s", entry.target_id, exc.message)
 
     def record_action(
         self,

@@ -53,6 +53,8 @@ class PipelineConfig:
     queue_url: str | None = None
     evaluator_window_days: int = 7
     evaluator_reconcile_budget: int = 20
+    # A run in flight whose files made no progress for this long shows as stalled (re-dispatch).
+    stalled_after_minutes: int = 30
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineConfig:
@@ -92,4 +94,5 @@ class PipelineConfig:
             queue_url=queue_url,
             evaluator_window_days=_int(env, "EVALUATOR_WINDOW_DAYS", 7, 1, 31),
             evaluator_reconcile_budget=_int(env, "EVALUATOR_RECONCILE_BUDGET", 20, 0, 1000),
+            stalled_after_minutes=_int(env, "RUN_STALLED_MINUTES", 30, 1, 10080),
         )

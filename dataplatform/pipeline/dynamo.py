@@ -227,6 +227,22 @@ class Table:
             if not start:
                 return total
 
+    def batch_get(self, request: dict[str, Any], *, max_attempts: int = 8) -> dict[str, list[dict[str, Any]]]:
+        """One BatchGetItem (tables -> {"Keys": [...]}, at most 100 keys), retrying unprocessed keys
+        with backoff: table name -> the items found (deserialised). Absent keys are simply missing."""
+        found: dict[str, list[dict[str, Any]]] = {name: [] for name in request}
+        pending = request
+        for attempt in range(max_attempts):
+            with unavailable_as_domain_error():
+                response = self.client.batch_get_item(RequestItems=pending)
+            for name, items in response.get("Responses", {}).items():
+                found.setdefault(name, []).extend(deserialize(item) for item in items)
+            pending = response.get("UnprocessedKeys") or {}
+            if not pending:
+                return found
+            time.sleep(min(0.05 * 2**attempt, 1.0))
+        raise StoreUnavailable("Some items could not be read after several attempts; try again shortly.")
+
     def batch_put(self, items: list[dict[str, Any]], *, max_attempts: int = 8) -> None:
         """BatchWriteItem in groups of 25; unprocessed items are retried with backoff and
         never dropped silently (StoreUnavailable if they still fail)."""

@@ -14,7 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
 from .states import FILE_COUNTER, FileStatus, RunStatus
 from .timeutil import format_ts, parse_ts
@@ -173,10 +173,31 @@ class Run(_Item):
     cancelled_by: str | None = Field(alias="cancelledBy", default=None)
     cancelled_at: UtcTimestamp | None = Field(alias="cancelledAt", default=None)
     cancel_reason: str | None = Field(alias="cancelReason", default=None)
+    # When the counters were last verified against FileTable (recount, roll-up, first read).
+    counts_checked_at: UtcTimestamp | None = Field(alias="countsCheckedAt", default=None)
+    # Id of the newest audit event about this run: a live page re-reads the trail when it moves.
+    last_event_id: str | None = Field(alias="lastEventId", default=None)
+    # False for items whose per-status counters were never written (other tools' writers):
+    # their counts come from FileTable once, then are stored. Never written back.
+    has_counters: bool = Field(default=True, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _note_counters(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "runId" in data and "hasCounters" not in data and "has_counters" not in data:
+            present = all(name in data for name in _COUNTER_ATTRIBUTES)
+            data = {**data, "has_counters": present}
+        return data
 
     def counts(self) -> dict[str, int]:
-        """Stored per-status counters (kept with ADD; exact counts come from FileTable)."""
+        """Per-status file counts from the run's counters (kept with ADD, checked by recounts)."""
         return {status.value: int(getattr(self, _COUNTER_FIELD[status])) for status in FileStatus}
+
+    def version(self) -> str:
+        """Changes whenever anything a run page shows about the run (or its files) may have changed."""
+        counters = ",".join(str(n) for n in self.counts().values())
+        stamp = format_ts(self.updated_at) if self.updated_at else ""
+        return f"{self.status.value}:{counters}:{self.resolved_files}:{stamp}"
 
 
 _COUNTER_FIELD = {
@@ -186,6 +207,7 @@ _COUNTER_FIELD = {
     FileStatus.PREPROCESSED: "processed_files",
     FileStatus.FAILED: "failed_files",
 }
+_COUNTER_ATTRIBUTES = ("pendingFiles", "fetchedFiles", "verifiedFiles", "failedFiles")
 if set(_COUNTER_FIELD) != set(FILE_COUNTER):  # pragma: no cover - guards edits to states.py
     raise RuntimeError("every file status needs a run counter field")
 

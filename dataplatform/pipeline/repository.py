@@ -5,6 +5,7 @@ requiring the item to exist; only ConditionalCheckFailedException becomes a doma
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -16,17 +17,25 @@ from .concurrency import TaskPool
 from .config import PipelineConfig
 from .cursor import CursorCodec
 from .dynamo import ABSENT, Expr, Page, Table, Update, deserialize, error_code, is_condition_failure, serialize
-from .errors import AlreadyExists, InvalidTransition, NotFound
+from .errors import AlreadyExists, InvalidTransition, NotFound, PipelineError
+from .listing import IndexCatalog, Position, RunFilters, RunLister
 from .models import Environment, FileRecord, Run
 from .schema import (
     FILE_RUN_INDEX,
     FILE_RUN_STATUS_INDEX,
     RUN_DATASET_INDEX,
-    RUN_STATUS_INDEX,
     page_keys,
 )
 from .states import FILE_SOURCES, RUN_SOURCES, FileStatus, RunStatus
 from .timeutil import utc_now
+
+logger = logging.getLogger("dataplatform.pipeline")
+
+# The newest run's (createdAt, runId), kept in DatasetTable beside the registry (its own
+# partition): a live runs page learns from one BatchGetItem whether anything new exists.
+RUNS_HEAD_KEY = {"pk": "RUNS-HEAD", "datasetName": "-"}
+# BatchGetItem takes at most 100 keys per call.
+BATCH_GET_KEYS = 100
 
 
 @dataclass(frozen=True)
@@ -103,8 +112,13 @@ def _conditional_update(
 
 
 class RunRepository:
-    def __init__(self, client: Any, config: PipelineConfig, codec: CursorCodec) -> None:
+    def __init__(
+        self, client: Any, config: PipelineConfig, codec: CursorCodec, *, reads: TaskPool | None = None
+    ) -> None:
         self.table = Table(client, config.run_table, codec, page_keys(config, config.run_table))
+        self.head = Table(client, config.dataset_table, codec)
+        self.catalog = IndexCatalog(self.table)
+        self.lister = RunLister(self.table, codec, self.catalog, reads=reads)
 
     def get(self, run_id: str, *, consistent: bool = False) -> Run:
         item = self.table.get({"runId": run_id}, consistent=consistent)
@@ -126,7 +140,63 @@ class RunRepository:
             if is_condition_failure(exc):
                 raise AlreadyExists(f"Run {run.run_id!r} already exists.") from exc
             raise
+        self._advance_head(run)
         return run
+
+    def _advance_head(self, run: Run) -> None:
+        """Move the runs head to this run when it is newer (conditional: losing the race to a
+        newer run is fine). A failure here never fails the trigger: the run exists."""
+        expr = Expr()
+        created, ident = expr.name("createdAt"), expr.name("runId")
+        at, run_id = expr.value(run.to_item()["createdAt"]), expr.value(run.run_id)
+        try:
+            self.head.call(
+                "update_item",
+                Key=serialize(RUNS_HEAD_KEY),
+                UpdateExpression=f"SET {created} = {at}, {ident} = {run_id}",
+                ConditionExpression=f"attribute_not_exists({created}) OR {created} < {at}",
+                **expr.kwargs(),
+            )
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                logger.warning("runs head not advanced for run %s: %s", run.run_id, error_code(exc))
+        except PipelineError as exc:
+            logger.warning("runs head not advanced for run %s: %s", run.run_id, exc.message)
+
+    def get_many(
+        self, run_ids: Iterable[str], *, with_head: bool = False
+    ) -> tuple[dict[str, Run], Position | None]:
+        """The runs with these ids (absent ones left out): one BatchGetItem per 100 ids; with
+        `with_head`, the newest run's position rides along in the first call."""
+        ids = list(dict.fromkeys(run_ids))
+        found: dict[str, Run] = {}
+        head: Position | None = None
+        chunks = [ids[i : i + BATCH_GET_KEYS] for i in range(0, len(ids), BATCH_GET_KEYS)] or [[]]
+        for number, chunk in enumerate(chunks):
+            request: dict[str, Any] = {}
+            if chunk:
+                request[self.table.name] = {"Keys": [{"runId": {"S": run_id}} for run_id in chunk]}
+            if with_head and number == 0:
+                request[self.head.name] = {"Keys": [serialize(RUNS_HEAD_KEY)]}
+            if not request:
+                continue
+            for table, items in self.table.batch_get(request).items():
+                for item in items:
+                    if table == self.head.name:
+                        head = Position(str(item.get("createdAt", "")), str(item.get("runId", "")))
+                    else:
+                        run = Run.from_item(item)
+                        found[run.run_id] = run
+        return found, head
+
+    def find(self, filters: RunFilters, *, limit: int = 50, cursor: str | None = None) -> Page[Run]:
+        """Runs matching `filters` (any combination, none included), newest first (createdAt,
+        then runId), complete across pages; listing.py says which index answers which filters."""
+        return self.lister.page(filters, limit=limit, cursor=cursor, load=Run.from_item)
+
+    def newer(self, filters: RunFilters, *, than: Position | None, limit: int = 50) -> list[Run]:
+        """Runs matching `filters` newer than `than` (a page's first row), newest first."""
+        return self.lister.newer(filters, than=than, limit=limit, load=Run.from_item)
 
     def transition(
         self,
@@ -175,26 +245,9 @@ class RunRepository:
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page[Run]:
-        """Runs of a dataset (optionally one business date), newest business date first."""
-        expr = Expr()
-        key = f"{expr.name('datasetName')} = {expr.value(dataset_name)}"
-        if business_date:
-            key += f" AND {expr.name('businessDate')} = {expr.value(business_date)}"
-        request: dict[str, Any] = {
-            "IndexName": RUN_DATASET_INDEX,
-            "KeyConditionExpression": key,
-            "ScanIndexForward": False,
-        }
-        filters = _filters(expr, status=status, environment=environment)
-        if filters:
-            request["FilterExpression"] = filters
-        request.update(expr.kwargs())
-        params = {"dataset": dataset_name, "date": business_date, "status": status, "env": environment}
-        page = self.table.query_page(
-            kind="runs-by-dataset", params=params, request=request, limit=limit, cursor=cursor, load=Run.from_item
-        )
-        page.items.sort(key=lambda r: (r.business_date, r.created_at), reverse=True)
-        return page
+        """Runs of a dataset (optionally one business date), newest first across pages."""
+        filters = RunFilters(dataset_name, business_date, status, environment)
+        return self.find(filters, limit=limit, cursor=cursor)
 
     def by_status(
         self,
@@ -206,21 +259,9 @@ class RunRepository:
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page[Run]:
-        """Runs in one status, newest first (status-index, RANGE createdAt)."""
-        expr = Expr()
-        request: dict[str, Any] = {
-            "IndexName": RUN_STATUS_INDEX,
-            "KeyConditionExpression": f"{expr.name('status')} = {expr.value(status.value)}",
-            "ScanIndexForward": False,
-        }
-        filters = _filters(expr, dataset_name=dataset_name, business_date=business_date, environment=environment)
-        if filters:
-            request["FilterExpression"] = filters
-        request.update(expr.kwargs())
-        params = {"status": status, "dataset": dataset_name, "date": business_date, "env": environment}
-        return self.table.query_page(
-            kind="runs-by-status", params=params, request=request, limit=limit, cursor=cursor, load=Run.from_item
-        )
+        """Runs in one status, newest first across pages."""
+        filters = RunFilters(dataset_name, business_date, status, environment)
+        return self.find(filters, limit=limit, cursor=cursor)
 
     def between_dates(self, dataset_name: str, start: str, end: str) -> Iterator[Run]:
         """Every run of a dataset with start <= businessDate <= end: one Query (all pages)."""
@@ -321,17 +362,26 @@ class FileRepository:
             return False
         return True
 
-    def _run_request(self, run_id: str, status: FileStatus | None) -> tuple[dict[str, Any], Expr]:
+    def _run_request(
+        self, run_id: str, status: FileStatus | None, error_message: str | None = None
+    ) -> tuple[dict[str, Any], Expr]:
         expr = Expr()
         key = f"{expr.name('runId')} = {expr.value(run_id)}"
         request: dict[str, Any] = {}
+        filters: list[str] = []
         if status is not None and self.has_run_status_index:
             request["IndexName"] = FILE_RUN_STATUS_INDEX
             key += f" AND {expr.name('status')} = {expr.value(status.value)}"
         else:
             request["IndexName"] = FILE_RUN_INDEX
             if status is not None:
-                request["FilterExpression"] = f"{expr.name('status')} = {expr.value(status.value)}"
+                filters.append(f"{expr.name('status')} = {expr.value(status.value)}")
+        if error_message is not None:
+            path = f"{expr.name('error')}.{expr.name('message')}"
+            wanted = f"{path} = {expr.value(error_message)}" if error_message else f"attribute_not_exists({path})"
+            filters.append(wanted)
+        if filters:
+            request["FilterExpression"] = " AND ".join(filters)
         request["KeyConditionExpression"] = key
         return request, expr
 
@@ -346,15 +396,23 @@ class FileRepository:
             return call()
 
     def by_run(
-        self, run_id: str, *, status: FileStatus | None = None, limit: int = 50, cursor: str | None = None
+        self,
+        run_id: str,
+        *,
+        status: FileStatus | None = None,
+        error_message: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
     ) -> Page[FileRecord]:
-        """Files of a run, optionally in one status (a direct Query on runId-status-index)."""
+        """Files of a run, optionally in one status (a direct Query on runId-status-index) and
+        with one error message ('' for files whose error has none)."""
 
         def run() -> Page[FileRecord]:
-            request, expr = self._run_request(run_id, status)
+            request, expr = self._run_request(run_id, status, error_message)
             request.update(expr.kwargs())
+            params = {"run": run_id, "status": status, "error": error_message}
             return self.table.query_page(
-                kind="files-by-run", params={"run": run_id, "status": status}, request=request,
+                kind="files-by-run", params=params, request=request,
                 limit=limit, cursor=cursor, load=FileRecord.from_item,
             )
 
@@ -373,6 +431,30 @@ class FileRepository:
                 raise
             self.has_run_status_index = False
             yield from self.iter_run(run_id, status=status)
+
+    def redispatch_claim(self, file_id: str, *, idle_before: str, now: str) -> FileRecord | None:
+        """Claim a pending file that has not moved since `idle_before` for one more dispatch: one
+        conditional UpdateItem (still pending, lastUpdated < idle_before) that stamps lastUpdated
+        and counts the attempt. Of concurrent claims exactly one wins; None for the others."""
+        expr = Expr()
+        last = expr.name("lastUpdated")
+        try:
+            response = self.table.call(
+                "update_item",
+                Key={"fileId": {"S": file_id}},
+                UpdateExpression=f"SET {last} = {expr.value(now)} ADD {expr.name('attempts')} {expr.value(1)}",
+                ConditionExpression=(
+                    f"attribute_exists({expr.name('fileId')}) AND {expr.name('status')} = "
+                    f"{expr.value(FileStatus.PENDING.value)} AND {last} < {expr.value(idle_before)}"
+                ),
+                ReturnValues="ALL_NEW",
+                **expr.kwargs(),
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return None
+            raise
+        return FileRecord.from_item(deserialize(response["Attributes"]))
 
     def count_by_status(self, run_id: str) -> dict[str, int]:
         """Exact per-status counts of a run's files, computed from FileTable.
@@ -411,19 +493,3 @@ class FileRepository:
             if status in counts:
                 counts[status] += 1
         return counts
-
-
-def _filters(expr: Expr, **wanted: Any) -> str:
-    attribute = {
-        "status": "status",
-        "environment": "environment",
-        "dataset_name": "datasetName",
-        "business_date": "businessDate",
-    }
-    parts = []
-    for field_name, value in wanted.items():
-        if value is None or value == "":
-            continue
-        raw = value.value if hasattr(value, "value") else value
-        parts.append(f"{expr.name(attribute[field_name])} = {expr.value(raw)}")
-    return " AND ".join(parts)

@@ -14,6 +14,14 @@ from .dynamo import error_code
 
 RUN_DATASET_INDEX = "datasetName-businessDate-index"
 RUN_STATUS_INDEX = "status-index"
+# Ours: complete, newest-first run lists for every filter combination (listing.py). Each has
+# RANGE createdAt, so a filter becomes one partition read newest first (no Scan, no sort).
+RUN_DATASET_CREATED_INDEX = "datasetName-createdAt-index"
+RUN_DATE_CREATED_INDEX = "businessDate-createdAt-index"
+RUN_ENVIRONMENT_CREATED_INDEX = "environment-createdAt-index"
+# Added only where the platform's `status-index` has no createdAt sort key (SPEC section 1):
+# we never change an existing index, so the ordered one gets a new name.
+RUN_STATUS_CREATED_INDEX = "status-createdAt-index"
 FILE_RUN_INDEX = "runId-index"
 FILE_DATASET_STATUS_INDEX = "datasetName-status-index"
 # Ours: makes "files of a run in one status" a direct Query (failed files of a 10k-file run).
@@ -33,6 +41,9 @@ class IndexSpec:
     name: str
     hash_key: str
     range_key: str | None = None
+    # Set on an index that only stands in for another one: it is added (by sync, or expected by
+    # --check) only when that index exists with a key schema other than this one's.
+    stands_in_for: str | None = None
 
     def key_schema(self) -> list[dict[str, str]]:
         schema = [{"AttributeName": self.hash_key, "KeyType": "HASH"}]
@@ -62,6 +73,8 @@ class TableSpec:
         own = (self.hash_key,) + ((self.range_key,) if self.range_key else ())
         keys: dict[str | None, tuple[str, ...]] = {None: own}
         for index in self.indexes:
+            if index.name in keys:
+                continue
             extra = (index.hash_key,) + ((index.range_key,) if index.range_key else ())
             keys[index.name] = tuple(dict.fromkeys(own + extra))
         return keys
@@ -72,6 +85,23 @@ class TableSpec:
             schema.append({"AttributeName": self.range_key, "KeyType": "RANGE"})
         return schema
 
+    def created_indexes(self) -> tuple[IndexSpec, ...]:
+        """The indexes a new table is created with (stand-ins are not needed there)."""
+        return tuple(i for i in self.indexes if i.stands_in_for is None)
+
+    def wanted_indexes(self, present: dict[str, Any]) -> tuple[IndexSpec, ...]:
+        """The indexes an existing table should have, given its live indexes (name -> description):
+        a stand-in is wanted only when the index it stands in for has another key schema."""
+        wanted = []
+        by_name = {i.name: i for i in self.indexes}
+        for index in self.indexes:
+            if index.stands_in_for is not None:
+                original, found = by_name.get(index.stands_in_for), present.get(index.stands_in_for)
+                if original is None or found is None or found.get("KeySchema") == original.key_schema():
+                    continue
+            wanted.append(index)
+        return tuple(wanted)
+
 
 def table_specs(config: PipelineConfig) -> list[TableSpec]:
     return [
@@ -80,6 +110,10 @@ def table_specs(config: PipelineConfig) -> list[TableSpec]:
             (
                 IndexSpec(RUN_DATASET_INDEX, "datasetName", "businessDate"),
                 IndexSpec(RUN_STATUS_INDEX, "status", "createdAt"),
+                IndexSpec(RUN_DATASET_CREATED_INDEX, "datasetName", "createdAt"),
+                IndexSpec(RUN_DATE_CREATED_INDEX, "businessDate", "createdAt"),
+                IndexSpec(RUN_ENVIRONMENT_CREATED_INDEX, "environment", "createdAt"),
+                IndexSpec(RUN_STATUS_CREATED_INDEX, "status", "createdAt", stands_in_for=RUN_STATUS_INDEX),
             ),
         ),
         TableSpec(
@@ -169,7 +203,7 @@ def sync_tables(client: Any, config: PipelineConfig, *, timeout: float = 600.0) 
             _wait_active(client, spec.name, timeout)
             continue
         present = {i["IndexName"]: i for i in existing.get("GlobalSecondaryIndexes", [])}
-        for index in spec.indexes:
+        for index in spec.wanted_indexes(present):
             found = present.get(index.name)
             if found is not None:
                 if found["KeySchema"] != index.key_schema():
@@ -195,8 +229,8 @@ def _create_table(client: Any, spec: TableSpec) -> bool:
         "AttributeDefinitions": spec.attributes(),
         "BillingMode": "PAY_PER_REQUEST",
     }
-    if spec.indexes:
-        request["GlobalSecondaryIndexes"] = [i.definition() for i in spec.indexes]
+    if spec.created_indexes():
+        request["GlobalSecondaryIndexes"] = [i.definition() for i in spec.created_indexes()]
     try:
         client.create_table(**request)
     except ClientError as exc:
@@ -282,7 +316,7 @@ def _table_diff(spec: TableSpec, live: dict[str, Any]) -> list[SchemaDifference]
         if name in types and types[name] != wanted_type:
             out.append(SchemaDifference(spec.name, None, f"attribute {name} type differs", wanted_type, types[name]))
     live_indexes = {i["IndexName"]: i for i in live.get("GlobalSecondaryIndexes", [])}
-    for index in spec.indexes:
+    for index in spec.wanted_indexes(live_indexes):
         expected = index.definition()
         found = live_indexes.get(index.name)
         if found is None:

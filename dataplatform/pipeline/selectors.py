@@ -6,20 +6,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from .audit import AuditRecord
 from .datasets import DatasetConfig, expected_dates, is_overdue
 from .dynamo import Page
-from .errors import ValidationFailed
+from .errors import NotFound, ValidationFailed
+from .listing import Position, RunFilters
 from .models import Environment, FileRecord, Run, parse_business_date
+from .services.reconcile import run_recount
 from .states import RUN_IN_FLIGHT, FileStatus, RunStatus
 from .timeutil import utc_now
+from .triage import FailureGroup, group_failures
 
 if TYPE_CHECKING:
     from .app import Pipeline
+    from .services.requests import Actor
 
 MAX_LIMIT = 500
+# In-flight rows one runs-page poll refreshes, and new runs it adds at the top.
+MAX_LIVE_ROWS = 500
+NEW_RUNS_LIMIT = 50
 # Default length of a dataset calendar (pages and API).
 DEFAULT_CALENDAR_DAYS = 30
 MAX_CALENDAR_DAYS = 400
@@ -65,6 +72,16 @@ def run_file_counts(p: Pipeline, *, run_id: str) -> dict[str, int]:
     return p.files.count_by_status(run_id)
 
 
+def run_detail(p: Pipeline, *, run_id: str, exact: bool = False, actor: Actor | None = None) -> Run:
+    """One run whose counters can be shown as its file counts: one GetItem, except when `exact`
+    asks for a recount (repairing drifted counters) or the run never had per-status counters
+    (written by another tool), which is counted once and its counters stored."""
+    run = p.runs.get(run_id)
+    if exact or not run.has_counters:
+        run = run_recount(p, run_id=run_id, actor=actor)
+    return run
+
+
 def runs_list(
     p: Pipeline,
     *,
@@ -75,22 +92,44 @@ def runs_list(
     limit: int = 50,
     cursor: str | None = None,
 ) -> Page[Run]:
-    """Runs, newest first, by dataset (datasetName-businessDate-index) or else by status
-    (status-index); at least one of the two is required so the read is always a Query."""
-    run_status = _enum(RunStatus, status, "status")
-    env = _enum(Environment, environment, "environment")
-    day = _date(business_date, "businessDate")
-    size = _limit(limit)
-    if dataset_name:
-        return p.runs.by_dataset(
-            dataset_name, business_date=day, status=run_status, environment=env, limit=size, cursor=cursor
-        )
-    if run_status is not None:
-        return p.runs.by_status(run_status, business_date=day, environment=env, limit=size, cursor=cursor)
-    raise ValidationFailed(
-        "Give a datasetName or a status to list runs.",
-        fields={"datasetName": "datasetName or status is required", "status": "datasetName or status is required"},
+    """Runs, newest first, for any combination of filters (none: every run), complete across
+    pages; each combination is an index Query (listing.py), never a Scan."""
+    return p.runs.find(run_filters(dataset_name=dataset_name, business_date=business_date, status=status,
+                                   environment=environment), limit=_limit(limit), cursor=cursor)
+
+
+def run_filters(
+    *,
+    dataset_name: str | None = None,
+    business_date: date | str | None = None,
+    status: RunStatus | str | None = None,
+    environment: Environment | str | None = None,
+) -> RunFilters:
+    """Validated list filters (ValidationFailed names the field of an unknown value)."""
+    return RunFilters(
+        dataset_name=dataset_name or None,
+        business_date=_date(business_date, "businessDate"),
+        status=_enum(RunStatus, status, "status"),
+        environment=_enum(Environment, environment, "environment"),
     )
+
+
+def runs_changed(
+    p: Pipeline, *, run_ids: list[str], filters: RunFilters, top: Position | None, seen_head: str | None
+) -> tuple[list[Run], list[Run], str | None]:
+    """What a live runs page needs per poll: its in-flight rows as they are now and the runs
+    created since its top row that match its filters. One BatchGetItem (the rows and the runs
+    head together); a Query only when the head moved since the page last looked.
+
+    Returns (rows, new runs, head token to send next time)."""
+    rows, head = p.runs.get_many(run_ids[:MAX_LIVE_ROWS], with_head=True)
+    token = f"{head.created_at}|{head.run_id}" if head else None
+    fresh: list[Run] = []
+    moved = head is not None and token != seen_head and (top is None or (head.created_at, head.run_id) >
+                                                          (top.created_at, top.run_id))
+    if moved:
+        fresh = p.runs.newer(filters, than=top, limit=NEW_RUNS_LIMIT)
+    return [rows[i] for i in run_ids if i in rows], fresh, token
 
 
 def runs_recent(p: Pipeline, *, limit: int = 50) -> list[Run]:
@@ -116,11 +155,22 @@ def files_list(
     *,
     run_id: str,
     status: FileStatus | str | None = None,
+    error_message: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> Page[FileRecord]:
-    """Files of a run, optionally in one status (a direct Query when the status index exists)."""
-    return p.files.by_run(run_id, status=_enum(FileStatus, status, "status"), limit=_limit(limit), cursor=cursor)
+    """Files of a run, optionally in one status (a direct Query when the status index exists) and
+    with one error message ('' for errors without one: a failure group of `run_failure_groups`)."""
+    return p.files.by_run(
+        run_id, status=_enum(FileStatus, status, "status"), error_message=error_message, limit=_limit(limit),
+        cursor=cursor,
+    )
+
+
+def run_failure_groups(p: Pipeline, *, run_id: str) -> list[FailureGroup]:
+    """The run's failed files grouped by error message, largest group first: one Query of the
+    failed files (runId-status-index), whatever the run's size."""
+    return group_failures(list(p.files.iter_run(run_id, status=FileStatus.FAILED)))
 
 
 def file_get(p: Pipeline, *, file_id: str) -> FileRecord:
@@ -136,6 +186,68 @@ def run_events(p: Pipeline, *, run_id: str, limit: int = 50, cursor: str | None 
 def datasets_list(p: Pipeline, *, limit: int = 100, cursor: str | None = None) -> Page[DatasetConfig]:
     """Registered datasets in name order, paged."""
     return p.datasets.list(limit=_limit(limit), cursor=cursor)
+
+
+def dataset_names(p: Pipeline) -> list[str]:
+    """Every registered dataset name, in name order (one Query of the registry partition)."""
+    return [d.dataset_name for d in p.datasets.all()]
+
+
+def dataset_matches(p: Pipeline, *, text: str, limit: int = 20) -> tuple[str | None, list[str]]:
+    """A dataset filter as typed: (the registered name it means, ignoring case, or None;
+    registered names that start with it, ignoring case, at most `limit`)."""
+    wanted = text.strip().casefold()
+    names = dataset_names(p)
+    exact = next((n for n in names if n.casefold() == wanted), None)
+    return exact, [n for n in names if n.casefold().startswith(wanted)][:limit]
+
+
+# Longest search text looked up (a file id is at most 512 characters).
+MAX_SEARCH_LENGTH = 512
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What a search text names: the run and the file with exactly that id, and the registered
+    datasets whose name starts with it (ignoring case)."""
+
+    runs: list[Run]
+    files: list[FileRecord]
+    datasets: list[DatasetConfig]
+
+    def only_match(self) -> tuple[str, str] | None:
+        """("run" | "file" | "dataset", id) when the text names exactly one thing."""
+        found = [("run", r.run_id) for r in self.runs] + [("file", f.file_id) for f in self.files]
+        if not found and len(self.datasets) == 1:
+            found = [("dataset", self.datasets[0].dataset_name)]
+        return found[0] if len(found) == 1 else None
+
+
+def search(p: Pipeline, *, text: str, limit: int = 20) -> SearchResult:
+    """A run id, a file id or a dataset name prefix: two GetItems and one registry Query, made at
+    once. Empty or overlong text finds nothing (no read)."""
+    wanted = text.strip()
+    if not wanted or len(wanted) > MAX_SEARCH_LENGTH:
+        return SearchResult([], [], [])
+
+    def run() -> list[Run]:
+        try:
+            return [p.runs.get(wanted)] if len(wanted) <= 256 else []
+        except NotFound:
+            return []
+
+    def file() -> list[FileRecord]:
+        try:
+            return [p.files.get(wanted)]
+        except NotFound:
+            return []
+
+    def datasets() -> list[DatasetConfig]:
+        prefix = wanted.casefold()
+        return [d for d in p.datasets.all() if d.dataset_name.casefold().startswith(prefix)][:limit]
+
+    runs, files, found = p.reads.map(lambda read: read(), [run, file, datasets])
+    return SearchResult(cast(list[Run], runs), cast(list[FileRecord], files), cast(list[DatasetConfig], found))
 
 
 def dataset_get(p: Pipeline, *, name: str) -> DatasetConfig:

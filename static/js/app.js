@@ -58,6 +58,29 @@
     document.querySelectorAll("[data-poll]").forEach(function (elt) { window.htmx.trigger(elt, "poll-now"); });
   });
 
+  // Relative ages ("3 min ago") stay current without asking the server: the same wording as
+  // the `age` template filter, recomputed from each <time data-age datetime=...>.
+  function ageText(seconds) {
+    if (seconds < 0) { return "in the future"; }
+    if (seconds < 45) { return "just now"; }
+    if (seconds < 3600) { return Math.max(1, Math.round(seconds / 60)) + " min ago"; }
+    if (seconds < 86400) { return Math.floor(seconds / 3600) + " h ago"; }
+    var days = Math.floor(seconds / 86400);
+    return days + " day" + (days === 1 ? "" : "s") + " ago";
+  }
+
+  function refreshAges(root) {
+    var now = Date.now();
+    (root || document).querySelectorAll("time[data-age]").forEach(function (elt) {
+      var at = Date.parse(elt.getAttribute("datetime"));
+      if (!isNaN(at)) { elt.textContent = ageText(Math.floor((now - at) / 1000)); }
+    });
+  }
+
+  window.setInterval(function () {
+    if (document.visibilityState === "visible") { refreshAges(document); }
+  }, 15000);
+
   // Forms without htmx (no JS path is the same form): one submit only, against double clicks.
   document.addEventListener("submit", function (evt) {
     var form = evt.target;

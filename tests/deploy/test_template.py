@@ -58,7 +58,7 @@ def test_every_table_the_app_manages_is_in_the_template_with_the_same_keys_and_i
     assert _keys(properties["KeySchema"]) == _keys(spec.key_schema())
     assert sorted(map(dict, properties["AttributeDefinitions"]), key=str) == sorted(spec.attributes(), key=str)
     assert _indexes(properties) == {
-        i.name: (_keys(i.definition()["KeySchema"]), i.definition()["Projection"]) for i in spec.indexes
+        i.name: (_keys(i.definition()["KeySchema"]), i.definition()["Projection"]) for i in spec.created_indexes()
     }
     assert "LocalSecondaryIndexes" not in properties
     # A table spec may name a TTL attribute; then the template must enable TTL on exactly it.

@@ -90,7 +90,7 @@ def test_runs_by_dataset_and_date_and_by_status_newest_first(any_pipeline: Pipel
         any_pipeline.runs.create(make_run(f"run-{i}", date=date))
     any_pipeline.runs.create(make_run("other", dataset="other-ds"))
     page = any_pipeline.runs.by_dataset("ds", limit=10)
-    assert [r.business_date.isoformat() for r in page.items] == ["2026-01-05", "2026-01-04", "2026-01-03"]
+    assert [r.run_id for r in page.items] == ["run-2", "run-1", "run-0"]  # newest created first
     one_day = any_pipeline.runs.by_dataset("ds", business_date="2026-01-04", limit=10)
     assert [r.run_id for r in one_day.items] == ["run-2"]
     pending = any_pipeline.runs.by_status(RunStatus.PENDING, limit=10)

@@ -11,7 +11,15 @@ from django.core.management import call_command
 
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.engine import DynamoDBLocal
-from dataplatform.pipeline.schema import FILE_RUN_STATUS_INDEX, sync_tables, table_specs
+from dataplatform.pipeline.schema import (
+    FILE_RUN_STATUS_INDEX,
+    RUN_DATASET_CREATED_INDEX,
+    RUN_DATE_CREATED_INDEX,
+    RUN_ENVIRONMENT_CREATED_INDEX,
+    RUN_STATUS_CREATED_INDEX,
+    sync_tables,
+    table_specs,
+)
 from dataplatform.web import wiring
 
 from ..conftest import unique_config
@@ -41,7 +49,14 @@ def test_second_sync_changes_nothing(ddb_local_server: DynamoDBLocal) -> None:
             {"AttributeName": "status", "KeyType": "HASH"},
             {"AttributeName": "createdAt", "KeyType": "RANGE"},
         ],
-    }
+        **{
+            f"{name}-createdAt-index": [
+                {"AttributeName": name, "KeyType": "HASH"},
+                {"AttributeName": "createdAt", "KeyType": "RANGE"},
+            ]
+            for name in ("datasetName", "businessDate", "environment")
+        },
+    }  # status-createdAt-index only stands in for a status-index without createdAt
     assert set(_indexes(pipeline, pipeline.config.file_table)) == {
         "runId-index", "datasetName-status-index", FILE_RUN_STATUS_INDEX,
     }
@@ -132,10 +147,16 @@ def test_sync_on_the_seed_tables_adds_the_missing_index_and_a_second_run_changes
     with caplog.at_level(logging.WARNING, logger="dataplatform.schema"):
         changes = pipeline.sync_tables()
     config = pipeline.config
-    assert changes == [
+    assert changes[:6] == [
+        *(f"created index {name} on {config.run_table}" for name in (
+            RUN_DATASET_CREATED_INDEX, RUN_DATE_CREATED_INDEX, RUN_ENVIRONMENT_CREATED_INDEX, RUN_STATUS_CREATED_INDEX,
+        )),
         f"created index {FILE_RUN_STATUS_INDEX} on {config.file_table}",
         f"created table {config.dataset_table}",
-        f"created table {config.audit_table}",
+    ]
+    # The platform's status-index has no createdAt: the ordered one is added under a new name.
+    assert _indexes(pipeline, config.run_table)[RUN_STATUS_CREATED_INDEX] == [
+        {"AttributeName": "status", "KeyType": "HASH"}, {"AttributeName": "createdAt", "KeyType": "RANGE"},
     ]
     assert set(_indexes(pipeline, config.file_table)) == {
         "runId-index", "datasetName-status-index", FILE_RUN_STATUS_INDEX,

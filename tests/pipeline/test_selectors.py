@@ -59,6 +59,7 @@ def test_runs_recent_never_scans(moto_pipeline: Pipeline) -> None:
         "before-call.dynamodb", lambda model, **_: operations.append(model.name)
     )
     put_run(moto_pipeline, "a", status=RunStatus.SUCCESS, minutes=1)
+    moto_pipeline.runs.catalog.indexes()  # the table's indexes are described once per process
     operations.clear()
     selectors.runs_recent(moto_pipeline, limit=10)
     assert set(operations) == {"Query"}
@@ -129,8 +130,6 @@ def test_runs_list_filters(moto_pipeline: Pipeline) -> None:
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {},
-        {"business_date": "2024-03-01"},
         {"status": "exploded"},
         {"dataset_name": "ds", "environment": "dev"},
         {"dataset_name": "ds", "business_date": "2024-02-30"},

@@ -7,6 +7,7 @@ from django.test import Client
 
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.dynamo import Update
+from dataplatform.pipeline.listing import RunFilters
 from dataplatform.pipeline.states import FileStatus
 from tests.web.factories import file_ids, make_run
 from tests.web.page_fixtures import htmx
@@ -33,7 +34,7 @@ def test_runs_page_full_vs_htmx_partial(operator_client: Client, pipeline: Pipel
     assert "HX-Request" in partial["Vary"]
 
 
-def test_runs_page_shows_status_progress_and_polls_only_in_flight_rows(
+def test_runs_page_shows_status_progress_and_one_poller_for_in_flight_rows(
     operator_client: Client, pipeline: Pipeline
 ) -> None:
     moving = make_run(pipeline, dataset="alpha", files=4, done=1)
@@ -42,31 +43,60 @@ def test_runs_page_shows_status_progress_and_polls_only_in_flight_rows(
     assert "badge-processing" in body
     assert "Processing" in body
     assert "Success" in body
-    assert "1 / 4" in body.replace("</span>", "")  # processed of resolved
-    assert f'hx-get="/runs/{moving.run_id}/row/"' in body
-    assert f'hx-get="/runs/{finished.run_id}/row/"' not in body
+    assert "1 / 4" in body.replace("</span>", "")  # preprocessed of resolved
+    assert f'name="live" value="{moving.run_id}"' in body  # the page's one poll covers this row
+    assert f'name="live" value="{finished.run_id}"' not in body
+    assert body.count("hx-trigger=\"every") == 1
+    assert 'id="runs-live"' in body
     assert "min ago" in body or "just now" in body
     assert " UTC" in body
 
 
-def test_row_polling_stops_with_286_once_terminal(operator_client: Client, pipeline: Pipeline) -> None:
-    moving = make_run(pipeline, files=2, done=1)
-    response = operator_client.get(f"/runs/{moving.run_id}/row/", **htmx(f"run-{moving.run_id}"))
+def test_runs_poll_refreshes_rows_in_one_batch_get(operator_client: Client, pipeline: Pipeline) -> None:
+    from dataplatform.pipeline import metrics
+
+    runs = [make_run(pipeline, dataset=f"ds{i}", files=2, done=1) for i in range(3)]
+    top = pipeline.runs.newer(RunFilters(), than=None, limit=1)[0]
+    head_query = f"top={top.to_item()['createdAt']}|{top.run_id}"
+    pipeline.runs.catalog.indexes()
+    with metrics.scope() as poll:
+        response = operator_client.get(
+            "/runs/poll/?" + "&".join(f"live={r.run_id}" for r in runs) + "&" + head_query, **htmx("runs-live")
+        )
     assert response.status_code == 200
-    assert "every 5s" in html(response)
-    done = make_run(pipeline, files=1, done=1)
-    response = operator_client.get(f"/runs/{done.run_id}/row/", **htmx(f"run-{done.run_id}"))
-    assert response.status_code == 286
-    assert "Success" in html(response)
-    assert "every 5s" not in html(response)
+    assert poll.operations == {"BatchGetItem": 1}, poll.operations
+    body = html(response)
+    for run in runs:
+        assert f'id="run-{run.run_id}" class="run-row in-flight" hx-swap-oob="outerHTML"' in body
+    assert 'id="runs-live"' in body
 
 
-def test_run_page_status_polling_stops_when_terminal(operator_client: Client, pipeline: Pipeline) -> None:
+def test_runs_poll_adds_new_runs_at_the_top(operator_client: Client, pipeline: Pipeline) -> None:
+    first = make_run(pipeline, dataset="alpha", files=1, done=1)
+    body = html(operator_client.get("/runs/"))
+    def next_poll(text: str) -> str:
+        return text.split('id="runs-live"')[1].split('hx-get="')[1].split('"')[0].replace("&amp;", "&")
+
+    learned = html(operator_client.get(next_poll(body), **htmx("runs-live")))  # learns the newest run
+    assert "run-row" not in learned
+    poll_url = next_poll(learned)
+    assert operator_client.get(poll_url, **htmx("runs-live")).status_code == 204  # nothing new
+    second = make_run(pipeline, dataset="beta", files=1)
+    fresh = html(operator_client.get(poll_url, **htmx("runs-live")))
+    assert 'hx-swap-oob="afterbegin:#run-rows"' in fresh
+    assert f'id="run-{second.run_id}"' in fresh
+    assert f'id="run-{first.run_id}"' not in fresh
+
+
+def test_run_live_poll_stops_once_terminal_and_shown(operator_client: Client, pipeline: Pipeline) -> None:
     done = make_run(pipeline, files=1, done=1)
-    response = operator_client.get(f"/runs/{done.run_id}/", **htmx("run-status"))
-    assert response.status_code == 286
-    assert 'id="run-status"' in html(response)
-    assert "<html" not in html(response)
+    body = html(operator_client.get(f"/runs/{done.run_id}/"))
+    assert "hx-get=\"/runs/" + done.run_id + "/live/" not in body  # nothing left to refresh
+    moving = make_run(pipeline, files=2, done=1)
+    body = html(operator_client.get(f"/runs/{moving.run_id}/"))
+    live_url = body.split('id="run-live"')[1].split('hx-get="')[1].split('"')[0].replace("&amp;", "&")
+    unchanged = operator_client.get(live_url, **htmx("run-live"))
+    assert unchanged.status_code == 204
 
 
 @pytest.mark.parametrize(
@@ -182,9 +212,8 @@ def test_retry_dry_run_then_confirm_in_place(operator_client: Client, pipeline: 
     done = operator_client.post(f"/runs/{run.run_id}/retry/", {"confirm": "yes"}, **htmx("run-actions"))
     assert done.status_code == 200
     assert "Retrying 2 failed files." in html(done)
-    assert 'hx-swap-oob="outerHTML"' in html(done)
-    assert "Processing" in html(done)
-    assert "run-changed" in done["HX-Trigger"]
+    assert 'id="run-live" hidden hx-swap-oob="outerHTML" data-poll' in html(done)  # the live poll starts over
+    assert "run-changed" in done["HX-Trigger-After-Settle"]
     assert file_ids(pipeline, run.run_id, FileStatus.FAILED) == []
     assert pipeline.runs.get(run.run_id).status.value == "processing"
 
@@ -217,29 +246,32 @@ def test_unknown_run_is_404(operator_client: Client, pipeline: Pipeline) -> None
     assert operator_client.get("/runs/nope/").status_code == 404
 
 
-def test_run_page_costs_two_requests_and_loads_counts_and_audit_lazily(
-    operator_client: Client, pipeline: Pipeline
-) -> None:
+def test_run_page_and_its_poll_read_counts_from_the_run_item(operator_client: Client, pipeline: Pipeline) -> None:
     from dataplatform.pipeline import metrics
 
     run = make_run(pipeline, files=30, done=5, failed=2)
     url = f"/runs/{run.run_id}/"
     with metrics.scope() as full:
         page = html(operator_client.get(url))
-    assert full.calls == 2, full.operations  # the run item + the first page of its files
-    assert "Count the files of this run" in page
-    assert "Show the audit trail" in page
+    # The run, the files tab in view (failed: the run has failures), the audit trail, the failure groups.
+    assert full.operations == {"GetItem": 1, "Query": 3}, full.operations
+    assert 'aria-current="true" class="tab-failed"' in page
+    assert ">23<" in page  # pending, from the counters
+    assert "Stored counters" not in page
+    live_url = page.split('id="run-live"')[1].split('hx-get="')[1].split('"')[0].replace("&amp;", "&")
+    pipeline.runs.update(run.run_id, Update(add_values={"processedFiles": 1}))  # a worker reports
     with metrics.scope() as poll:
-        operator_client.get(url, **htmx("run-status"))
-    assert poll.calls == 1, poll.operations  # the status poll reads only the run item
-    exact = html(operator_client.get(url, **htmx("run-exact")))
-    assert "counted from the file table" in exact
-    assert ">23<" in exact  # pending
-    assert "stored counters differ" not in exact
+        refreshed = html(operator_client.get(live_url, **htmx("run-live")))
+    assert poll.calls <= 2, poll.operations
+    assert 'id="run-status" class="card run-status" hx-swap-oob="outerHTML"' in refreshed
+    assert 'id="files" class="card" hx-swap-oob="outerHTML"' in refreshed
+
+
+def test_recount_repairs_drifted_counters(operator_client: Client, pipeline: Pipeline) -> None:
+    run = make_run(pipeline, files=30, done=5, failed=2)
     pipeline.runs.update(run.run_id, Update(add_values={"processedFiles": 1}))  # a counter drifts
-    drifted = html(operator_client.get(url, **htmx("run-exact")))
-    assert "stored counters differ" in drifted
-    assert "reconcile --run-id" in drifted
-    without_js = html(operator_client.get(url + "?exact=1&events=1"))
-    assert "Count the files of this run" not in without_js
-    assert "Show the audit trail" not in without_js
+    response = operator_client.post(f"/runs/{run.run_id}/recount/", **htmx("run-status"))
+    assert "Counts checked and corrected." in html(response)
+    stored = pipeline.runs.get(run.run_id, consistent=True)
+    assert stored.counts() == pipeline.files.count_by_status(run.run_id)
+    assert stored.counts_checked_at is not None

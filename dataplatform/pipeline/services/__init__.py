@@ -6,7 +6,8 @@ they share and `requests` the validated inputs. The public names are re-exported
 from ..states import RETRY_RUN_SOURCES, run_accepts_retry
 from .cancel import run_cancel
 from .progress import REPORT_RUN_SOURCES, file_report
-from .reconcile import ReconcileResult, run_reconcile
+from .reconcile import ReconcileResult, run_reconcile, run_recount
+from .redispatch import RedispatchResult, run_redispatch
 from .requests import (
     MAX_CHECKSUM_LENGTH,
     MAX_ERROR_BYTES,
@@ -36,6 +37,7 @@ __all__ = [
     "CancelRequest",
     "FileReport",
     "ReconcileResult",
+    "RedispatchResult",
     "RetryRequest",
     "RetryResult",
     "TriggerRequest",
@@ -50,6 +52,8 @@ __all__ = [
     "run_accepts_retry",
     "run_cancel",
     "run_reconcile",
+    "run_recount",
+    "run_redispatch",
     "run_retry",
     "run_trigger",
 ]

@@ -27,7 +27,7 @@ from ..dynamo import Update
 from ..errors import InvalidTransition, NotFound
 from ..models import Run
 from ..repository import FileMove
-from ..states import FILE_COUNTER, RunStatus
+from ..states import FILE_COUNTER, FileStatus, RunStatus
 from ..timeutil import utc_now
 
 if TYPE_CHECKING:
@@ -40,6 +40,9 @@ R = TypeVar("R")
 
 # Below this many files the task pool costs more than it saves.
 PARALLEL_THRESHOLD = 8
+# A recount retries this often when workers move the counters between its read and its write.
+RECOUNT_ATTEMPTS = 5
+COUNTERS = ("resolvedFiles", *FILE_COUNTER.values())
 # Compensation can briefly lose a race with another request's own compensation of the same
 # file; a few short retries let that one finish first.
 COMPENSATION_ATTEMPTS = 5
@@ -119,9 +122,50 @@ def roll_up(p: Pipeline, run: Run) -> Run:
         }
         target, update = RunStatus.FAILED, Update(set_values={"updatedAt": utc_now(), "error": error})
     try:
-        return p.runs.transition(run.run_id, target, update=update, expect=expect)
+        ended = p.runs.transition(run.run_id, target, update=update, expect=expect)
     except InvalidTransition:
         return run
+    # Checked once when it ends: a counter a crashed writer left off shows up here, not later.
+    try:
+        return recount(p, ended)[0]
+    except InvalidTransition:
+        logger.warning("counts of run %s kept changing after it ended; not checked", run.run_id)
+        return ended
+
+
+def stored_counters(run: Run) -> dict[str, int]:
+    """The run's counters by attribute name (resolvedFiles and one per file status)."""
+    counts = run.counts()
+    return {"resolvedFiles": run.resolved_files, **{FILE_COUNTER[FileStatus(s)]: n for s, n in counts.items()}}
+
+
+def recount(p: Pipeline, run: Run) -> tuple[Run, dict[str, int], bool]:
+    """Count a run's files in FileTable, repair its counters to match and stamp
+    `countsCheckedAt`. Returns (the run as stored now, its counters, whether they changed).
+
+    The one place where a read feeds a write: the difference is written under a condition that
+    the stored counters are still the values read (ADD; SET where a run never had them), retried
+    on conflict. A file move between its two writes is invisible to that condition, so a recount
+    is exact for a quiescent run (ended, or no workers reporting), which is when it runs."""
+    for _attempt in range(RECOUNT_ATTEMPTS):
+        stored = stored_counters(run)
+        exact = p.files.count_by_status(run.run_id)
+        after = {"resolvedFiles": sum(exact.values()), **{FILE_COUNTER[FileStatus(s)]: n for s, n in exact.items()}}
+        update = Update(set_values={"countsCheckedAt": utc_now()})
+        if run.has_counters:
+            update.add_values = {k: after[k] - stored[k] for k in COUNTERS if after[k] != stored[k]}
+        else:
+            update.set_values.update(after)
+        try:
+            checked = p.runs.update(run.run_id, update, expect_all=stored)
+        except InvalidTransition:
+            run = p.runs.get(run.run_id, consistent=True)  # counters moved under us: read again
+            continue
+        return checked, stored_counters(checked), after != stored
+    raise InvalidTransition(
+        f"Run {run.run_id!r} kept changing while being counted; try again when it is quiet.",
+        current=run.status.value,
+    )
 
 
 def dispatch_moves(p: Pipeline, moves: Sequence[FileMove]) -> None:

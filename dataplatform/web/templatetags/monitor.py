@@ -1,24 +1,21 @@
-"""Display helpers of the dashboard: ages, sizes, JSON, progress geometry, console links."""
+"""Display filters of the dashboard: ages, sizes, JSON, status labels, progress numbers, console links.
+
+Markup lives in templates (named partials in templates/components.html), not here."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from functools import lru_cache
-from html import escape
 from typing import Any
 from urllib.parse import quote
 
 from django import template
 from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
-from django.urls import get_script_prefix, get_urlconf, reverse
-from django.utils.safestring import SafeString
 
 from dataplatform.accounts import roles
-from dataplatform.pipeline.models import FileRecord, Run
-from dataplatform.pipeline.states import RUN_IN_FLIGHT
+from dataplatform.pipeline.models import Run
+from dataplatform.pipeline.states import RUN_IN_FLIGHT, RunStatus
+from dataplatform.pipeline.triage import is_stalled
 
 register = template.Library()
 
@@ -75,23 +72,25 @@ def in_flight(run: Run) -> bool:
     return run.status in RUN_IN_FLIGHT
 
 
-def progress(run: Run) -> dict[str, float | int]:
-    """Widths (percent of resolved files) of the processed, failed and in-progress segments."""
+@register.filter
+def progress(run: Run) -> dict[str, Any]:
+    """The progress bar of a run: counts and widths (percent of resolved files) of the processed
+    and failed segments; files neither processed nor failed are "pending", or "not processed"
+    once the run was cancelled (they never will be)."""
     total = max(run.resolved_files, 0)
     done, failed = max(run.processed_files, 0), max(run.failed_files, 0)
-    working = max(total - done - failed, 0)
-    if total == 0:
-        return {"total": 0, "done": 0, "failed": 0, "working": 0, "done_pct": 0, "failed_pct": 0, "percent": 0}
-    done_pct = min(100.0, 100.0 * done / total)
-    failed_pct = min(100.0 - done_pct, 100.0 * failed / total)
+    rest = max(total - done - failed, 0)
+    done_pct = min(100.0, 100.0 * done / total) if total else 0.0
+    failed_pct = min(100.0 - done_pct, 100.0 * failed / total) if total else 0.0
     return {
         "total": total,
         "done": done,
         "failed": failed,
-        "working": working,
+        "rest": rest,
+        "rest_label": "not processed" if run.status is RunStatus.CANCELLED else "pending",
         "done_pct": round(done_pct, 2),
         "failed_pct": round(failed_pct, 2),
-        "percent": round(100.0 * (done + failed) / total),
+        "percent": round(100.0 * (done + failed) / total) if total else 0,
     }
 
 
@@ -146,168 +145,39 @@ STATUS_LABELS = {
     "none": "No run",
     "allowed": "Allowed",
     "refused": "Refused",
+    "stalled": "Stalled",
 }
 # A shape per status, so the badge reads without colour too.
 STATUS_ICONS = {
     "pending": "○", "dispatched": "◔", "processing": "◑", "success": "✓", "failed": "✕",
     "cancelled": "⊘", "fetched": "◔", "verified": "◕", "preprocessed": "✓", "missing": "!",
-    "none": "·", "allowed": "✓", "refused": "✕",
+    "none": "·", "allowed": "✓", "refused": "✕", "stalled": "⧗",
 }
 
 
-# The components below run for every row of a page (50 runs or files), so they build their
-# HTML with the standard library's escape instead of format_html, whose lazy-string checks
-# cost ~10 us per value. Numbers need no escaping; every string is escaped.
-
-
-@register.simple_tag
-def badge(status: Any) -> SafeString:
-    """A status badge: colour class, icon and the text label (colour-blind safe)."""
+@register.filter
+def status_label(status: Any) -> str:
+    """The human label of a status value (`preprocessed` -> `Preprocessed`)."""
     value = str(getattr(status, "value", status))
-    css, icon, label = (
-        escape(value), escape(STATUS_ICONS.get(value, "•")), escape(STATUS_LABELS.get(value, value))
-    )
-    return SafeString(
-        f'<span class="badge badge-{css}"><span class="badge-icon" aria-hidden="true">{icon}</span>{label}</span>'
-    )
+    return STATUS_LABELS.get(value, value)
 
 
-@register.simple_tag
-def progress_bar(run: Run) -> SafeString:
-    """The progress of a run: an SVG bar (processed, failed) and the counts in words."""
-    bar = progress(run)
-    done, failed, working, total = (int(bar[key]) for key in ("done", "failed", "working", "total"))
-    done_pct, failed_pct, percent = (float(bar[key]) for key in ("done_pct", "failed_pct", "percent"))
-    words = f"{done} processed, {failed} failed, {working} pending of {total}"
-    failed_text = f' + <span class="n-failed">{failed} failed</span>' if failed else ""
-    working_text = f' <span class="muted">({working} pending)</span>' if working else ""
-    return SafeString(
-        f'<div class="progress" title="{words}">'
-        '<svg class="progress-bar" viewBox="0 0 100 6" preserveAspectRatio="none" role="img" '
-        f'aria-label="{percent:g}% done: {words}">'
-        '<rect class="progress-track" x="0" y="0" width="100" height="6"></rect>'
-        f'<rect class="progress-done" x="0" y="0" width="{done_pct:g}" height="6"></rect>'
-        f'<rect class="progress-failed" x="{done_pct:g}" y="0" width="{failed_pct:g}" height="6"></rect></svg>'
-        f'<span class="progress-text" data-progress><span class="n-done">{done}</span>{failed_text} / {total}'
-        f"{working_text}</span></div>"
-    )
+@register.filter
+def status_icon(status: Any) -> str:
+    """A shape per status, so a badge reads without colour too."""
+    return STATUS_ICONS.get(str(getattr(status, "value", status)), "•")
 
 
-def _time(value: datetime) -> str:
-    """`<time>` with the exact UTC instant in its title and a relative age as its text."""
-    return f'<time datetime="{escape(value.isoformat())}" title="{utc(value)}">{escape(age(value))}</time>'
+@register.filter
+def stalled(run: Run) -> bool:
+    """A run in flight whose files made no progress for RUN_STALLED_MINUTES."""
+    return is_stalled(run, after_minutes=settings.PIPELINE_CONFIG.stalled_after_minutes)
 
 
-@register.simple_tag
-def run_row(run: Run) -> SafeString:
-    """One row of the runs table; a run in flight polls its own row every 5 s (htmx)."""
-    run_id = escape(run.run_id)
-    poll = (
-        f' data-poll hx-get="{escape(href("run-row", run.run_id))}" hx-trigger="every 5s, poll-now"'
-        ' hx-swap="outerHTML"' if run.status in RUN_IN_FLIGHT else ""
-    )
-    env, source = escape(str(run.environment.value)), escape(str(run.source_type.value))
-    return SafeString(
-        f'<tr id="run-{run_id}" class="run-row"{poll}>'
-        f'<td class="col-status">{badge(run.status)}</td>'
-        f'<td class="col-dataset"><a class="strong" href="{escape(href("run-page", run.run_id))}">'
-        f'{escape(run.dataset_name)}</a><div class="sub mono" title="Run id">{run_id}</div></td>'
-        f'<td class="col-date mono">{run.business_date.isoformat()}</td>'
-        f'<td class="col-env"><span class="tag tag-{env}">{env}</span></td>'
-        f'<td class="col-source">{source}</td>'
-        f'<td class="col-created">{_time(run.created_at)}<div class="sub mono">{utc(run.created_at)}</div></td>'
-        f'<td class="col-progress">{progress_bar(run)}</td></tr>'
-    )
-
-
-ERROR_TEXT_LENGTH = 140
-NO_VALUE = "\N{EN DASH}"
-
-
-@register.simple_tag
-def file_row(record: FileRecord) -> SafeString:
-    """One row of a run's files table."""
-    error = record.error
-    text = ""
-    if error:
-        text = str((error.get("message") if isinstance(error, dict) else None) or error)
-        if len(text) > ERROR_TEXT_LENGTH:
-            text = text[: ERROR_TEXT_LENGTH - 1] + "…"
-    location = escape(record.location)
-    return SafeString(
-        f'<tr><td class="col-status">{badge(record.status)}</td>'
-        f'<td><a class="mono" href="{escape(href("file-page", record.file_id))}">{escape(record.file_id)}</a></td>'
-        f'<td class="mono loc" title="{location}">{location}</td>'
-        f'<td class="num">{escape(human_size(record.file_size)) or NO_VALUE}</td>'
-        f'<td class="num">{int(record.attempts)}</td>'
-        f"<td>{_time(record.last_updated)}</td>"
-        f'<td class="err">{escape(text)}</td></tr>'
-    )
-
-
-@register.simple_tag
-def page_assets() -> SafeString:
-    """The stylesheet and scripts of every page (no inline code: CSP allows only self)."""
-    return _page_assets()
-
-
-@lru_cache(maxsize=1)
-def _page_assets() -> SafeString:
-    # Static URLs are fixed for the life of a process (hashed names come from the manifest
-    # read at start-up), so the tags are built once instead of on every page.
-    from django.templatetags.static import static
-    from django_htmx.jinja import htmx_script
-
-    return SafeString(
-        f'<link rel="stylesheet" href="{escape(static("css/app.css"))}">\n  {htmx_script()}\n'
-        f'  <script src="{escape(static("js/app.js"))}" defer></script>'
-    )
-
-
-@receiver(setting_changed)
-def _forget_cached_tags(*, setting: str, **_: Any) -> None:
-    """Tests that change static or URL settings get fresh asset tags and paths."""
-    if setting in {"STATIC_URL", "STORAGES", "STATIC_ROOT", "DEBUG"}:
-        _page_assets.cache_clear()
-    if setting in {"ROOT_URLCONF", "FORCE_SCRIPT_NAME"}:
-        _path_parts.cache_clear()
-
-
-_ARG = "RunMonitorPathArgument"
-# Characters Django's reverse() leaves unquoted in a path argument, minus "/" (a str converter
-# argument is one path segment).
-_SEGMENT_SAFE = "!$&'()*+,;=~:@"
-
-
-@lru_cache(maxsize=128)
-def _path_parts(name: str, with_arg: bool, prefix: str, urlconf: Any) -> tuple[str, str]:
-    url = reverse(name, args=[_ARG] if with_arg else None)
-    head, _, tail = url.partition(_ARG)
-    return head, tail
-
-
-@register.simple_tag
-def href(name: str, arg: Any = None) -> str:
-    """The path of the URL pattern `name` with at most one argument, like {% url %} but reversed
-    once per pattern: row templates call it for every run and file of a page."""
-    head, tail = _path_parts(name, arg is not None, get_script_prefix(), get_urlconf())
-    if arg is None:
-        return head
-    return f"{head}{quote(str(arg), safe=_SEGMENT_SAFE)}{tail}"
-
-
-@register.simple_tag
-def choice_select(field: Any) -> SafeString:
-    """A <select> for a ChoiceField of a filter form, built in Python (Django's widget renders
-    a template per option); the submitted value stays selected."""
-    current = field.value()
-    current = "" if current is None else str(current)
-    options = "".join(
-        f'<option value="{escape(str(value))}"{" selected" if str(value) == current else ""}>'
-        f"{escape(str(label))}</option>"
-        for value, label in field.field.choices
-    )
-    return SafeString(f'<select name="{escape(field.html_name)}" id="{escape(field.auto_id)}">{options}</select>')
+@register.filter
+def get_count(counts: dict[str, int], status: str) -> int:
+    """`counts|get_count:status`: one entry of a per-status count map (0 when absent)."""
+    return int(counts.get(status, 0))
 
 
 @register.filter

@@ -19,6 +19,8 @@ from runs.serializers import (
     CancelSerializer,
     EventSerializer,
     FileListQuery,
+    RedispatchResultSerializer,
+    RedispatchSerializer,
     RetryResultSerializer,
     RetrySerializer,
     RunDetailQuery,
@@ -59,7 +61,7 @@ class RunViewSet(PipelineViewSet):
 
     lookup_field = "runId"
     lookup_value_regex = RUN_ID_PATTERN
-    admin_actions = {"create": "trigger", "cancel": "cancel", "retry": "retry"}
+    admin_actions = {"create": "trigger", "cancel": "cancel", "retry": "retry", "redispatch": "redispatch"}
     action_roles = {
         "list": READ,
         "retrieve": READ,
@@ -68,6 +70,7 @@ class RunViewSet(PipelineViewSet):
         "create": TRIGGER,
         "cancel": OPERATE,
         "retry": OPERATE,
+        "redispatch": OPERATE,
     }
 
     def list(self, request: Request) -> Response:
@@ -147,3 +150,20 @@ class RunViewSet(PipelineViewSet):
         data = {"retried": result.retried, "fileIds": result.file_ids, "dryRun": result.dry_run,
                 "run": to_json(result.run)}
         return Response(RetryResultSerializer(data).data)
+
+    @extend_schema(
+        summary="Dispatch a stalled run's idle pending files again",
+        parameters=[RUN_ID],
+        request=RedispatchSerializer,
+        responses={200: RedispatchResultSerializer, **error_responses(*WRITE_ERRORS)},
+    )
+    @action(detail=True, methods=["post"])
+    def redispatch(self, request: Request, runId: str) -> Response:
+        body = self.parse_action_body(RedispatchSerializer, action="redispatch", run_id=runId)
+        result = services.run_redispatch(
+            self.pipeline, run_id=runId, older_than_minutes=body.get("olderThanMinutes"), dry_run=body["dryRun"],
+            actor=self.actor(),
+        )
+        data = {"redispatched": result.redispatched, "fileIds": result.file_ids, "dryRun": result.dry_run,
+                "run": to_json(result.run)}
+        return Response(RedispatchResultSerializer(data).data)

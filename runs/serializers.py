@@ -13,12 +13,14 @@ from dataplatform.api.fields import (
     StrictCharField,
     StrictChoiceField,
     StrictDictField,
+    StrictIntegerField,
     StrictSerializer,
     regex_id,
 )
 from dataplatform.api.pagination import PageQuery
 from dataplatform.pipeline.datasets import MAX_LOCATIONS
 from dataplatform.pipeline.models import MAX_LOCATION_LENGTH, MAX_REASON_LENGTH, Environment, SourceType
+from dataplatform.pipeline.services.redispatch import MAX_IDLE_MINUTES
 from dataplatform.pipeline.states import FileStatus, RunStatus
 
 DATASET_NAME = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}"
@@ -120,6 +122,21 @@ class RetrySerializer(StrictSerializer):
         child=StrictCharField(max_length=512, validators=[regex_id(FILE_ID_PATTERN, "file id")]),
         required=False, min_length=1, max_length=MAX_RETRY_FILE_IDS,
     )
+
+
+class RedispatchSerializer(StrictSerializer):
+    """Body of POST /runs/{runId}/redispatch/: pending files idle for `olderThanMinutes`
+    (default RUN_STALLED_MINUTES) are dispatched again; `dryRun` only lists them."""
+
+    olderThanMinutes = StrictIntegerField(required=False, min_value=0, max_value=MAX_IDLE_MINUTES)
+    dryRun = StrictBooleanField(required=False, default=False)
+
+
+class RedispatchResultSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    redispatched = serializers.IntegerField()
+    fileIds = serializers.ListField(child=serializers.CharField())
+    dryRun = serializers.BooleanField()
+    run = RunSerializer()
 
 
 class RetryResultSerializer(serializers.Serializer):  # type: ignore[type-arg]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from dataplatform.pipeline.models import Environment
 from runs.forms import QueryForm
 
 
@@ -15,4 +16,8 @@ class CalendarForm(QueryForm):
             "min_value": "days must be a whole number between 1 and 366.",
             "max_value": "days must be a whole number between 1 and 366.",
         },
+    )
+    environment = forms.ChoiceField(
+        required=False, choices=[("", "the registry's"), *((e.value, e.value) for e in Environment)],
+        error_messages={"invalid_choice": "environment must be staging or prod."},
     )

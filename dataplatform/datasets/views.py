@@ -11,6 +11,7 @@ from dataplatform.datasets.forms import CalendarForm
 from dataplatform.pipeline import selectors
 from dataplatform.pipeline.cursor import MAX_CURSOR_LENGTH
 from dataplatform.pipeline.errors import InvalidCursor
+from dataplatform.pipeline.models import Environment
 from dataplatform.pipeline.selectors import CalendarDay
 from dataplatform.web.decorators import dashboard_page, render_page
 from dataplatform.web.wiring import get_pipeline
@@ -29,7 +30,11 @@ def datasets_page(request: HttpRequest) -> HttpResponse:
     except InvalidCursor:
         problems.append("That page link has expired or was altered; showing the first page.")
         page = selectors.datasets_list(get_pipeline(), limit=DATASETS_PAGE_SIZE)
-    context: dict[str, Any] = {"datasets": page.items, "cursor": page.cursor, "problems": problems}
+    overview = selectors.datasets_overview(get_pipeline(), configs=page.items)
+    context: dict[str, Any] = {
+        "datasets": overview, "cursor": page.cursor, "problems": problems,
+        "environments": [e.value for e in Environment],
+    }
     return render_page(request, "datasets/datasets.html", context, partial="dataset-rows")
 
 
@@ -48,17 +53,22 @@ def dataset_page(request: HttpRequest, name: str) -> HttpResponse:
     form = CalendarForm(request.GET)
     problems: list[str] = []
     days = None
+    environment = None
     if form.is_valid():
         days = form.cleaned_data["days"] or None
+        environment = form.cleaned_data["environment"] or None
     else:
-        problems.extend(form.errors["days"])
+        problems.extend(error for errors in form.errors.values() for error in errors)
     start, end = selectors.calendar_window(days=days)
     pipeline = get_pipeline()
     dataset = selectors.dataset_get(pipeline, name=name)  # NotFound: the decorator's 404
-    calendar = selectors.dataset_calendar(pipeline, name=name, start=start, end=end)
+    environment = environment or dataset.environment.value
+    calendar = selectors.dataset_calendar(pipeline, name=name, start=start, end=end, environment=environment)
     context: dict[str, Any] = {
         "name": name,
         "dataset": dataset,
+        "environment": environment,
+        "environments": [e.value for e in Environment],
         "days": (end - start).days + 1,
         "weeks": _weeks(calendar),
         "summary": selectors.calendar_summary(calendar),

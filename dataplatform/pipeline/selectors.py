@@ -12,6 +12,7 @@ from .audit import AuditRecord
 from .datasets import DatasetConfig, expected_dates, is_overdue
 from .dynamo import Page
 from .errors import NotFound, ValidationFailed
+from .expectations import Expectation, expectation_for, read_windows
 from .listing import Position, RunFilters
 from .models import Environment, FileRecord, Run, parse_business_date
 from .services.reconcile import run_recount
@@ -76,7 +77,7 @@ def run_detail(p: Pipeline, *, run_id: str, exact: bool = False, actor: Actor | 
     """One run whose counters can be shown as its file counts: one GetItem, except when `exact`
     asks for a recount (repairing drifted counters) or the run never had per-status counters
     (written by another tool), which is counted once and its counters stored."""
-    run = p.runs.get(run_id)
+    run = run_get(p, run_id=run_id)
     if exact or not run.has_counters:
         run = run_recount(p, run_id=run_id, actor=actor)
     return run
@@ -281,10 +282,17 @@ def calendar_window(
 
 
 def dataset_calendar(
-    p: Pipeline, *, name: str, start: date | None = None, end: date | None = None, now: datetime | None = None
+    p: Pipeline,
+    *,
+    name: str,
+    start: date | None = None,
+    end: date | None = None,
+    now: datetime | None = None,
+    environment: Environment | str | None = None,
 ) -> list[CalendarDay]:
-    """Per business date in [start, end] (default: `calendar_window()`): the latest run and
-    its status, or 'missing'. One Query (businessDate BETWEEN start AND end) covers the range."""
+    """Per business date in [start, end] (default: `calendar_window()`): the latest run of
+    `environment` (default: the registry's) and its status, or 'missing'. One Query
+    (businessDate BETWEEN start AND end) covers the range."""
     start, end = calendar_window(start=start, end=end)
     if end < start:
         raise ValidationFailed("The calendar's end is before its start.", fields={"to": "before from"})
@@ -293,9 +301,12 @@ def dataset_calendar(
             f"A calendar covers at most {MAX_CALENDAR_DAYS} days.", fields={"to": "range too long"}
         )
     config = p.datasets.get(name)
+    env = _enum(Environment, environment, "environment") or config.environment
     latest: dict[date, Run] = {}
     counts: dict[date, int] = {}
     for run in p.runs.between_dates(name, start.isoformat(), end.isoformat()):
+        if run.environment != env:
+            continue
         counts[run.business_date] = counts.get(run.business_date, 0) + 1
         current = latest.get(run.business_date)
         if current is None or run.created_at > current.created_at:
@@ -322,6 +333,47 @@ def dataset_calendar(
             )
         )
     return days
+
+
+STRIP_DAYS = 14
+
+
+@dataclass(frozen=True)
+class DatasetOverview:
+    """One dataset on the datasets page: per environment, the expectation of each of the last
+    STRIP_DAYS business dates (oldest first; the last one is today)."""
+
+    config: DatasetConfig
+    strips: dict[str, list[Expectation]]
+
+    def today(self, environment: str) -> Expectation:
+        return self.strips[environment][-1]
+
+
+def datasets_overview(
+    p: Pipeline, *, configs: list[DatasetConfig], now: datetime | None = None
+) -> list[DatasetOverview]:
+    """Today's state and the last STRIP_DAYS business dates of each dataset, in every
+    environment side by side: one Query per dataset (made at once) and one for registrations."""
+    moment = now or utc_now()
+    end = moment.date()
+    start = end - timedelta(days=STRIP_DAYS - 1)
+    days = [start + timedelta(days=i) for i in range(STRIP_DAYS)]
+    out = []
+    for window in read_windows(p, configs, start, end):
+        by_date = window.runs_by_date()
+        strips = {
+            env.value: [
+                expectation_for(
+                    window.config, business_date=day, runs=by_date.get(day, []), now=moment,
+                    registered_at=window.registered_at, environment=env,
+                )
+                for day in days
+            ]
+            for env in Environment
+        }
+        out.append(DatasetOverview(config=window.config, strips=strips))
+    return out
 
 
 def calendar_summary(days: list[CalendarDay]) -> dict[str, int]:

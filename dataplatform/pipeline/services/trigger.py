@@ -8,11 +8,11 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..datasets import resolve_locations
+from ..datasets import DatasetConfig, resolve_locations
 from ..dispatch import FileMessage
 from ..dynamo import Update
 from ..errors import AlreadyExists, InvalidTransition, NotFound, PipelineError, ValidationFailed
-from ..models import FileRecord, Run, parse_business_date
+from ..models import Environment, FileRecord, Run, parse_business_date
 from ..states import FileStatus, RunStatus
 from ..timeutil import utc_now
 from .requests import MAX_FILES, Actor, TriggerRequest, parse_request
@@ -66,18 +66,37 @@ def make_file_id(run_id: str, location: str) -> str:
     return f"{run_id}-{hashlib.sha256(location.encode()).hexdigest()[:16]}"
 
 
-def _resolve_files(p: Pipeline, request: TriggerRequest) -> list[str]:
+def _registered(p: Pipeline, request: TriggerRequest) -> DatasetConfig | None:
+    try:
+        return p.datasets.get(request.datasetName)
+    except NotFound:
+        return None
+
+
+def run_environment(request: TriggerRequest, config: DatasetConfig | None, default: Environment) -> Environment:
+    """A run's environment is its dataset's, from the registry (SPEC section 3); a trigger that
+    names another one is refused. Unregistered datasets: the trigger's, else the process's."""
+    if config is None:
+        return Environment(request.environment or default)
+    if request.environment and Environment(request.environment) != config.environment:
+        raise ValidationFailed(
+            f"Dataset {request.datasetName!r} is registered for {config.environment.value!r}; "
+            f"a trigger for {request.environment!r} is refused.",
+            fields={"environment": f"must be {config.environment.value!r} (the registry's)"},
+        )
+    return config.environment
+
+
+def _resolve_files(p: Pipeline, request: TriggerRequest, config: DatasetConfig | None) -> list[str]:
     if request.files is not None:
         locations = list(dict.fromkeys(request.files))
     else:
-        try:
-            config = p.datasets.get(request.datasetName)
-        except NotFound as exc:
+        if config is None:
             raise ValidationFailed(
                 f"Dataset {request.datasetName!r} is not registered and the trigger lists no files; "
                 "register the dataset or pass `files`.",
                 fields={"files": "required: the dataset is not in the registry"},
-            ) from exc
+            )
         locations = resolve_locations(config, parse_business_date(request.businessDate))
     if not locations:
         raise ValidationFailed(
@@ -108,8 +127,10 @@ def run_trigger(p: Pipeline, *, request: TriggerRequest | dict[str, Any], actor:
         if existing is not None and existing.status is not RunStatus.PENDING:
             result = TriggerResult(existing, created=False)
         else:
-            locations = _resolve_files(p, parsed)
-            result = _register(p, parsed, run_id, key, locations)
+            config = _registered(p, parsed)
+            environment = run_environment(parsed, config, p.config.environment)
+            locations = _resolve_files(p, parsed, config)
+            result = _register(p, parsed, run_id, key, locations, environment)
     except ValidationFailed as exc:
         dataset = request.get("datasetName") if isinstance(request, dict) else None
         p.audit.record(
@@ -138,7 +159,8 @@ def _existing_run(p: Pipeline, run_id: str) -> Run | None:
 
 
 def _register(
-    p: Pipeline, request: TriggerRequest, run_id: str, key: str | None, locations: list[str]
+    p: Pipeline, request: TriggerRequest, run_id: str, key: str | None, locations: list[str],
+    environment: Environment,
 ) -> TriggerResult:
     now = utc_now()
     run = Run.model_validate(
@@ -151,7 +173,7 @@ def _register(
             "createdAt": now,
             "updatedAt": now,
             "status": RunStatus.PENDING,
-            "environment": request.environment or p.config.environment,
+            "environment": environment,
             "metadata": request.metadata,
             "idempotencyKey": key,
         }

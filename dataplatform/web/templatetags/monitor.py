@@ -146,12 +146,22 @@ STATUS_LABELS = {
     "allowed": "Allowed",
     "refused": "Refused",
     "stalled": "Stalled",
+    "upcoming": "Upcoming",
+    "awaiting": "Awaiting",
+    "running": "Running",
+    "late": "Late",
+    "stuck": "Stuck",
+    "met": "Met",
+    "met_late": "Met late",
+    "skipped": "Not expected",
 }
 # A shape per status, so the badge reads without colour too.
 STATUS_ICONS = {
     "pending": "○", "dispatched": "◔", "processing": "◑", "success": "✓", "failed": "✕",
     "cancelled": "⊘", "fetched": "◔", "verified": "◕", "preprocessed": "✓", "missing": "!",
     "none": "·", "allowed": "✓", "refused": "✕", "stalled": "⧗",
+    "upcoming": "·", "awaiting": "◔", "running": "◑", "late": "!", "stuck": "⧗", "met": "✓", "met_late": "✓",
+    "skipped": "\N{EN DASH}",
 }
 
 

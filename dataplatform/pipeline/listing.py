@@ -18,8 +18,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from .cursor import CursorCodec
-from .dynamo import Expr, Page, Table, deserialize
+from .dynamo import Expr, Page, Table, deserialize, error_code
 from .errors import InvalidCursor
 from .models import Environment, Run
 from .schema import (
@@ -96,9 +98,14 @@ class Source:
 class IndexCatalog:
     """The ACTIVE indexes a table really has (DescribeTable), cached per process."""
 
-    def __init__(self, table: Table, *, ttl: float = INDEX_CACHE_SECONDS) -> None:
+    def __init__(
+        self, table: Table, *, ttl: float = INDEX_CACHE_SECONDS,
+        assumed: dict[str, tuple[str, str | None]] | None = None,
+    ) -> None:
         self.table = table
         self.ttl = ttl
+        # What to assume when the role may not describe the table: the indexes sync_tables makes.
+        self.assumed = assumed or {}
         self._lock = threading.Lock()
         self._indexes: dict[str, tuple[str, str | None]] | None = None
         self._read_at = 0.0
@@ -108,7 +115,16 @@ class IndexCatalog:
         with self._lock:
             if self._indexes is not None and time.monotonic() - self._read_at < self.ttl:
                 return self._indexes
-        described = self.table.call("describe_table")["Table"]
+        try:
+            described = self.table.call("describe_table")["Table"]
+        except ClientError as exc:
+            if error_code(exc) not in {"AccessDeniedException", "UnrecognizedOperation"}:
+                raise
+            described = {"GlobalSecondaryIndexes": [
+                {"IndexName": name, "KeySchema": [{"AttributeName": h, "KeyType": "HASH"}]
+                 + ([{"AttributeName": r, "KeyType": "RANGE"}] if r else [])}
+                for name, (h, r) in self.assumed.items()
+            ]}
         found: dict[str, tuple[str, str | None]] = {}
         for index in described.get("GlobalSecondaryIndexes", []):
             if index.get("IndexStatus", "ACTIVE") != "ACTIVE" or index.get("Backfilling"):

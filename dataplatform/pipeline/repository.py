@@ -25,6 +25,7 @@ from .schema import (
     FILE_RUN_STATUS_INDEX,
     RUN_DATASET_INDEX,
     page_keys,
+    run_table_spec,
 )
 from .states import FILE_SOURCES, RUN_SOURCES, FileStatus, RunStatus
 from .timeutil import utc_now
@@ -117,7 +118,8 @@ class RunRepository:
     ) -> None:
         self.table = Table(client, config.run_table, codec, page_keys(config, config.run_table))
         self.head = Table(client, config.dataset_table, codec)
-        self.catalog = IndexCatalog(self.table)
+        assumed = {i.name: (i.hash_key, i.range_key) for i in run_table_spec(config).created_indexes()}
+        self.catalog = IndexCatalog(self.table, assumed=assumed)
         self.lister = RunLister(self.table, codec, self.catalog, reads=reads)
 
     def get(self, run_id: str, *, consistent: bool = False) -> Run:

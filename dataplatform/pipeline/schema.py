@@ -146,6 +146,11 @@ def table_specs(config: PipelineConfig) -> list[TableSpec]:
     ]
 
 
+def run_table_spec(config: PipelineConfig) -> TableSpec:
+    """RunTable's spec (its indexes are what a run list may use)."""
+    return next(spec for spec in table_specs(config) if spec.name == config.run_table)
+
+
 def page_keys(config: PipelineConfig, table_name: str) -> dict[str | None, tuple[str, ...]]:
     """The page keys of one of our tables (see TableSpec.page_keys)."""
     for spec in table_specs(config):

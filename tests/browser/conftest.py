@@ -71,6 +71,12 @@ def demo(ddb_local_server: DynamoDBLocal) -> Iterator[tuple[Pipeline, DemoLoadRe
     wiring.reset()
 
 
+@pytest.fixture(autouse=True)
+def _short_poll_interval(settings: Any) -> None:
+    """Live pages poll every second in browser tests ("within two intervals" stays short)."""
+    settings.POLL_INTERVAL_SECONDS = 1.0
+
+
 @pytest.fixture
 def users(transactional_db: None) -> dict[str, str]:
     for username, role in (("operator", "operator"), ("viewer", "viewer")):

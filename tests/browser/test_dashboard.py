@@ -80,10 +80,11 @@ def test_operator_filters_opens_a_failed_run_and_retries_it(page: Any, live_serv
     confirm.locator("button[type=submit]").click()
     expect(page.locator("#run-actions .notice")).to_contain_text(f"Retrying {failed.failed_files} failed file")
     expect(page.locator("#run-status .badge").first).to_have_text(re.compile("Processing"))
-    # The files table reloads itself: the retried files are pending now, none failed.
-    expect(page.locator("#files tbody .badge-pending").first).to_be_visible()
+    # The live poll refreshes the files tab in view (failed: none left) and the audit trail.
     expect(page.locator("#files tbody .badge-failed")).to_have_count(0)
     expect(page.locator("#events")).to_contain_text("retry")
+    page.click("#files .tabs a.tab-all")
+    expect(page.locator("#files tbody .badge-pending").first).to_be_visible()
     assert page.evaluate("window.__notReloaded") is True
     assert file_ids(p, failed.run_id, FileStatus.FAILED) == []
     shot(page, "run-page-after-retry")
@@ -227,7 +228,7 @@ def test_progress_of_an_in_flight_run_advances_without_reload(page: Any, live_se
         assert any("4 / 4" in t for t in seen), seen
         assert len(seen) >= 3, seen  # it moved in steps, on its own
         expect(row.locator(".badge")).to_have_text(re.compile("Success"), timeout=10_000)
-        expect(row).not_to_have_attribute("hx-get", re.compile(".+"))  # 286: polling stopped
+        expect(row.locator("input[data-live-run]")).to_have_count(0)  # no longer covered by the page's poll
         assert page.evaluate("window.__notReloaded") is True
     finally:
         stop.set()
@@ -283,7 +284,7 @@ def test_datasets_and_calendar_pages(page: Any, live_server: Any, demo: Demo, us
         expect(page.locator(".day-missing").first).to_contain_text("Missing")
     shot(page, "dataset-calendar")
     page.locator(".day-success a").first.click()
-    page.wait_for_url(re.compile(r".*/runs/\?datasetName=bond-prices&businessDate=\d{4}-\d\d-\d\d$"))
+    page.wait_for_url(re.compile(r".*/runs/\?datasetName=bond-prices&businessDate=\d{4}-\d\d-\d\d&environment=\w+$"))
     expect(page.locator(".runs-table tbody .badge").first).to_be_visible()
 
 
@@ -312,15 +313,16 @@ def test_polling_pauses_while_the_tab_is_hidden(page: Any, live_server: Any, dem
     run = make_run(p, dataset="hidden-tab", files=2)
     login(page, live_server.url, "operator", next_path="/runs/?datasetName=hidden-tab")
     polls: list[str] = []
-    page.on("request", lambda request: polls.append(request.url) if "/row/" in request.url else None)
-    expect(page.locator(f"[id='run-{run.run_id}']")).to_have_attribute("hx-trigger", re.compile("every 5s"))
+    page.on("request", lambda request: polls.append(request.url) if "/runs/poll/" in request.url else None)
+    expect(page.locator(f"[id='run-{run.run_id}'] input[data-live-run]")).to_have_count(1)
+    expect(page.locator("#runs-live")).to_have_attribute("hx-trigger", re.compile("every 1s"))
     page.evaluate("""() => {
         window.__hidden = true;
         Object.defineProperty(document, 'visibilityState',
             {configurable: true, get: () => window.__hidden ? 'hidden' : 'visible'});
     }""")
-    page.wait_for_timeout(6_500)
-    assert polls == []  # one poll was due, none was sent
+    page.wait_for_timeout(3_500)
+    assert polls == []  # polls were due, none was sent
     page.evaluate("() => { window.__hidden = false; document.dispatchEvent(new Event('visibilitychange')); }")
     page.wait_for_timeout(1_000)
     assert len(polls) >= 1  # refreshed at once when shown again

@@ -3,6 +3,7 @@ per runs page whatever its size, new runs at the top, the search box."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections.abc import Iterator
@@ -95,7 +96,7 @@ def test_runs_page_polls_once_per_interval_for_all_its_rows(page: Any, live_serv
     assert others == []  # no request per row
     # One request per interval (each poll is due one interval after the previous answer arrived).
     assert 3 <= len(polls) <= window / POLL + 1, polls
-    assert all(b - a > POLL * 0.9 for a, b in zip(polls, polls[1:], strict=False)), polls
+    assert all(b - a > POLL * 0.9 for a, b in itertools.pairwise(polls)), polls
     advance(p, file_ids(p, runs[0].run_id)[0])
     expect(page.locator(f"[id='run-{runs[0].run_id}'] .badge").first).to_have_text(
         re.compile("Success"), timeout=2 * POLL * 1000 + 1500

@@ -26,6 +26,7 @@ BENCHMARKS: list[tuple[str, str, list[str]]] = [
     ("files of a 10,000-file run", "bench.bench_files", []),
     ("retry, loopback", "bench.bench_retry", []),
     ("retry, 5 ms RTT", "bench.bench_retry", ["--rtt-ms", "5"]),
+    ("live pages: requests per view and poll", "bench.bench_live", []),
     ("health storm, 0.1 s window", "bench.bench_health", []),
     ("health storm, 5 s window", "bench.bench_health", ["--cache-seconds", "5"]),
     ("throughput under gunicorn", "bench.bench_throughput", []),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -74,6 +74,10 @@ class RunViewSet(PipelineViewSet):
     }
 
     def list(self, request: Request) -> Response:
+        # Every filter is optional, so a blank one would silently widen the list: refuse it.
+        blank = sorted(k for k, v in request.query_params.items() if v == "")
+        if blank:
+            raise exceptions.ValidationError({k: ["Give a value or leave the parameter out."] for k in blank})
         query = self.parse_query(RunListQuery)
         page = selectors.runs_list(
             self.pipeline,

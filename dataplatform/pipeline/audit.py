@@ -112,11 +112,11 @@ class AuditRepository:
         return entry
 
     def _stamp_run(self, entry: AuditRecord) -> None:
-        """Note the newest event id on the run it is about (`lastEventId`), so a live run page
-        re-reads the trail only when it moved. Only an existing run, only forward; a failure
-        is logged (the event itself is stored)."""
-        if entry.target_id == "-":
-            return
+        """Note the newest allowed event's id on the run it is about (`lastEventId`), so a live
+        run page re-reads the trail only when it moved. Only an existing run, only forward; a
+        failure is logged (the event itself is stored)."""
+        if entry.target_id == "-" or entry.outcome != "allowed":
+            return  # a refusal changes nothing, not even the run item: it shows on the next load
         expr = Expr()
         key, last = expr.name("runId"), expr.name("lastEventId")
         event = expr.value(entry.event_id)

@@ -46,6 +46,10 @@ MATRIX: dict[str, list[Call]] = {
     "run-cancel": [
         Call("post", OPERATORS, lambda ids: f"/api/v1/runs/{ids['run']}/cancel/", lambda ids: {"reason": "matrix"})
     ],
+    "run-redispatch": [
+        Call("post", OPERATORS, lambda ids: f"/api/v1/runs/{ids['run']}/redispatch/", lambda ids: {"dryRun": True})
+    ],
+    "search-list": [Call("get", READERS, lambda ids: f"/api/v1/search/?q={ids['run']}")],
     "file-detail": [Call("get", READERS, lambda ids: f"/api/v1/files/{ids['file']}/")],
     "file-retry": [Call("post", OPERATORS, lambda ids: f"/api/v1/files/{ids['failed']}/retry/", lambda ids: {})],
     "file-status": [

@@ -223,8 +223,6 @@ def test_bad_filters_and_cursors_are_400(
 ) -> None:
     viewer = client_for("viewer")
     for url in [
-        "/api/v1/runs/",
-        "/api/v1/runs/?businessDate=2024-03-04",
         "/api/v1/runs/?status=done",
         "/api/v1/runs/?datasetName=sales&businessDate=2024-13-01",
         "/api/v1/runs/?datasetName=sales&environment=dev",

@@ -55,7 +55,7 @@ def test_runs_page_shows_status_progress_and_one_poller_for_in_flight_rows(
 def test_runs_poll_refreshes_rows_in_one_batch_get(operator_client: Client, pipeline: Pipeline) -> None:
     from dataplatform.pipeline import metrics
 
-    runs = [make_run(pipeline, dataset=f"ds{i}", files=2, done=1) for i in range(3)]
+    runs = [make_run(pipeline, dataset=f"ds{i:02d}", files=1) for i in range(50)]
     top = pipeline.runs.newer(RunFilters(), than=None, limit=1)[0]
     head_query = f"top={top.to_item()['createdAt']}|{top.run_id}"
     pipeline.runs.catalog.indexes()
@@ -67,7 +67,7 @@ def test_runs_poll_refreshes_rows_in_one_batch_get(operator_client: Client, pipe
     assert poll.operations == {"BatchGetItem": 1}, poll.operations
     body = html(response)
     for run in runs:
-        assert f'id="run-{run.run_id}" class="run-row in-flight" hx-swap-oob="outerHTML"' in body
+        assert f'id="run-{run.run_id}" class="run-row in-flight" hx-swap-oob="outerHTML"' in body  # 50 rows
     assert 'id="runs-live"' in body
 
 

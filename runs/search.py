@@ -5,9 +5,12 @@ the matching registered datasets."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -45,7 +48,8 @@ def search_page(request: HttpRequest) -> HttpResponse:
 
 class SearchQuery(serializers.Serializer):  # type: ignore[type-arg]
     q = StrictCharField(
-        max_length=selectors.MAX_SEARCH_LENGTH, help_text="a run id, a file id or a dataset name prefix"
+        max_length=selectors.MAX_SEARCH_LENGTH, trim_whitespace=False,
+        help_text="a run id, a file id or a dataset name prefix",
     )
 
 
@@ -55,10 +59,18 @@ class SearchResultSerializer(serializers.Serializer):  # type: ignore[type-arg]
     datasets = DatasetSerializer(many=True)
 
 
+class OneObjectSchema(AutoSchema):
+    """The search answers one object (three lists), not a list of results."""
+
+    def _is_list_view(self, serializer: Any = None) -> bool:
+        return False
+
+
 class SearchViewSet(PipelineViewSet):
     """GET /api/v1/search/?q=: runs and files with exactly that id, datasets by name prefix."""
 
     action_roles = {"list": READ}
+    schema = OneObjectSchema()
 
     @extend_schema(
         summary="Find a run, a file or datasets",

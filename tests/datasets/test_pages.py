@@ -36,3 +36,27 @@ def test_datasets_index_and_calendar(operator_client: Client, pipeline: Pipeline
     assert bad.status_code == 200
     assert "days must be a whole number" in html(bad)
     assert operator_client.get("/datasets/unknown/").status_code == 404
+
+
+def test_datasets_page_shows_each_environment_side_by_side(operator_client: Client, pipeline: Pipeline) -> None:
+    from dataplatform.pipeline.datasets import parse_dataset
+    from tests.web.factories import make_run
+
+    pipeline.datasets.put(parse_dataset({
+        "datasetName": "rates", "environment": "prod", "locations": ["s3://bucket-x/{dataset}/{businessDate}.csv"],
+        "schedule": {"weekdays": [0, 1, 2, 3, 4, 5, 6], "dueBy": "23:59"},
+    }))
+    from dataplatform.pipeline.timeutil import utc_now
+
+    today = utc_now().date().isoformat()
+    make_run(pipeline, dataset="rates", business_date=today, files=1, done=1)  # a prod run (the registry's)
+    body = html(operator_client.get("/datasets/"))
+    row = body.split('href="/datasets/rates/"')[1].split("</tr>")[0]
+    assert row.count('class="strip"') == 2  # staging and prod side by side
+    assert row.count('class="strip-day') == 28  # the last 14 business dates of each
+    prod = row.split('tag-prod">prod</span>')[1]
+    assert "badge-met" in prod.split("</a>")[0]  # today's state in prod
+    staging = html(operator_client.get("/datasets/rates/?environment=staging"))
+    assert "in staging" in staging
+    assert "day day-success" not in staging  # the prod run is not staging's
+    assert "day day-success" in html(operator_client.get("/datasets/rates/"))

@@ -275,3 +275,43 @@ def test_recount_repairs_drifted_counters(operator_client: Client, pipeline: Pip
     stored = pipeline.runs.get(run.run_id, consistent=True)
     assert stored.counts() == pipeline.files.count_by_status(run.run_id)
     assert stored.counts_checked_at is not None
+
+
+def test_failed_files_open_first_grouped_by_error(operator_client: Client, pipeline: Pipeline) -> None:
+    run = make_run(pipeline, files=5, done=1, failed=3, error={"message": "bad gzip", "code": "E42"})
+    body = html(operator_client.get(f"/runs/{run.run_id}/"))
+    assert 'aria-current="true" class="tab-failed"' in body
+    groups = body.split('id="failures"')[1].split("</section>")[0]
+    assert "bad gzip" in groups
+    assert "E42" in groups
+    assert "error=bad%20gzip" in groups
+    group = html(operator_client.get(f"/runs/{run.run_id}/?fileStatus=failed&error=bad%20gzip", **htmx("files")))
+    assert group.count("badge-failed") == 3
+    assert "bad gzip" in group
+
+
+def test_dataset_filter_ignores_case_and_unknown_names_say_so(operator_client: Client, pipeline: Pipeline) -> None:
+    from dataplatform.pipeline.datasets import parse_dataset
+
+    pipeline.datasets.put(parse_dataset({
+        "datasetName": "bond-prices", "locations": ["s3://bucket-x/{dataset}/{businessDate}.csv"],
+    }))
+    run = make_run(pipeline, dataset="bond-prices", files=1)
+    body = html(operator_client.get("/runs/?datasetName=Bond-Prices"))
+    assert run.run_id in body
+    assert "matched ignoring case" in body
+    unknown = html(operator_client.get("/runs/?datasetName=bond"))
+    assert "No dataset named &#x27;bond&#x27; is registered. Did you mean: bond-prices?" in unknown
+    assert "No runs match" in unknown
+    suggestions = html(operator_client.get("/suggest/datasets/", **htmx("dataset-names")))
+    assert '<option value="bond-prices">' in suggestions
+
+
+def test_cancelled_run_reads_as_cancelled(operator_client: Client, pipeline: Pipeline) -> None:
+    run = make_run(pipeline, files=4)
+    operator_client.post(f"/runs/{run.run_id}/cancel/", {"reason": "wrong file"})
+    body = html(operator_client.get(f"/runs/{run.run_id}/"))
+    assert "4 files not processed" in body
+    assert "(4 not processed)" in body
+    assert "(4 pending)" not in body
+    assert 'hx-get="/runs/' + run.run_id + '/live/' not in body

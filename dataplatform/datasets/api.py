@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from dataplatform.api.base import DATASET_NAME_PATTERN, PipelineViewSet
-from dataplatform.api.fields import DateStringField
+from dataplatform.api.fields import DateStringField, StrictChoiceField
 from dataplatform.api.pagination import CursorPagination, PageQuery
 from dataplatform.api.permissions import READ
 from dataplatform.api.schema import READ_ERRORS, error_responses
@@ -54,12 +54,17 @@ class DatasetSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class CalendarQuery(serializers.Serializer):  # type: ignore[type-arg]
-    """`from` and `to` (YYYY-MM-DD, inclusive); default: the last 30 days up to today (UTC)."""
+    """`from` and `to` (YYYY-MM-DD, inclusive; default: the last 30 days up to today, UTC) and
+    `environment` (default: the dataset's, from the registry)."""
 
     def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
         return {
             "from": DateStringField(required=False, help_text="First business date (default: to - 29 days)."),
             "to": DateStringField(required=False, help_text="Last business date (default: today, UTC)."),
+            "environment": StrictChoiceField(
+                required=False, choices=[member.value for member in Environment],
+                help_text="The runs of this environment only (default: the registry's).",
+            ),
         }
 
 
@@ -107,7 +112,9 @@ class DatasetViewSet(PipelineViewSet):
         query = self.parse_query(CalendarQuery)
         start = parse_business_date(query["from"]) if "from" in query else None
         end = parse_business_date(query["to"]) if "to" in query else None
-        days = selectors.dataset_calendar(self.pipeline, name=name, start=start, end=end)
+        days = selectors.dataset_calendar(
+            self.pipeline, name=name, start=start, end=end, environment=query.get("environment")
+        )
         data: dict[str, Any] = {
             "datasetName": name,
             "results": [

@@ -59,6 +59,15 @@ class AuditRecord(_Item):
         )
 
 
+# Detail values by which a service says an allowed action changed nothing (a repeated trigger,
+# a second cancel, a retry or re-dispatch that found no file).
+_NO_CHANGE = {"noop": True, "created": False, "changed": False, "retried": 0, "redispatched": 0}
+
+
+def _changed_nothing(detail: dict[str, Any] | None) -> bool:
+    return any(key in (detail or {}) and (detail or {})[key] == value for key, value in _NO_CHANGE.items())
+
+
 class AuditRepository:
     def __init__(self, client: Any, config: PipelineConfig, codec: CursorCodec) -> None:
         self.table = Table(client, config.audit_table, codec, page_keys(config, config.audit_table))
@@ -115,8 +124,8 @@ class AuditRepository:
         """Note the newest allowed event's id on the run it is about (`lastEventId`), so a live
         run page re-reads the trail only when it moved. Only an existing run, only forward; a
         failure is logged (the event itself is stored)."""
-        if entry.target_id == "-" or entry.outcome != "allowed":
-            return  # a refusal changes nothing, not even the run item: it shows on the next load
+        if entry.target_id == "-" or entry.outcome != "allowed" or _changed_nothing(entry.detail):
+            return  # a refusal or a no-op changes nothing, not even the run item
         expr = Expr()
         key, last = expr.name("runId"), expr.name("lastEventId")
         event = expr.value(entry.event_id)

@@ -14,7 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from .states import FILE_COUNTER, FileStatus, RunStatus
 from .timeutil import format_ts, parse_ts
@@ -177,17 +177,12 @@ class Run(_Item):
     counts_checked_at: UtcTimestamp | None = Field(alias="countsCheckedAt", default=None)
     # Id of the newest audit event about this run: a live page re-reads the trail when it moves.
     last_event_id: str | None = Field(alias="lastEventId", default=None)
-    # False for items whose per-status counters were never written (other tools' writers):
-    # their counts come from FileTable once, then are stored. Never written back.
-    has_counters: bool = Field(default=True, exclude=True)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _note_counters(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "runId" in data and "hasCounters" not in data and "has_counters" not in data:
-            present = all(name in data for name in _COUNTER_ATTRIBUTES)
-            data = {**data, "has_counters": present}
-        return data
+    @property
+    def has_counters(self) -> bool:
+        """False for items whose per-status counters were never written (other tools' writers):
+        their counts come from FileTable once, then are stored."""
+        return set(_COUNTER_FIELDS_SET) <= self.model_fields_set
 
     def counts(self) -> dict[str, int]:
         """Per-status file counts from the run's counters (kept with ADD, checked by recounts)."""
@@ -207,7 +202,7 @@ _COUNTER_FIELD = {
     FileStatus.PREPROCESSED: "processed_files",
     FileStatus.FAILED: "failed_files",
 }
-_COUNTER_ATTRIBUTES = ("pendingFiles", "fetchedFiles", "verifiedFiles", "failedFiles")
+_COUNTER_FIELDS_SET = ("pending_files", "fetched_files", "verified_files", "failed_files")
 if set(_COUNTER_FIELD) != set(FILE_COUNTER):  # pragma: no cover - guards edits to states.py
     raise RuntimeError("every file status needs a run counter field")
 

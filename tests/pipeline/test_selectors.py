@@ -194,7 +194,12 @@ def test_calendar_marks_latest_run_missing_and_unexpected_days(any_pipeline: Pip
     put_run(p, "outside", status=RunStatus.SUCCESS, minutes=5, day="2024-03-12")
     put_run(p, "other-dataset", status=RunStatus.SUCCESS, minutes=5, day="2024-03-05", dataset="ds2")
     now = datetime(2024, 3, 8, 17, 0, tzinfo=UTC)  # Friday, before Friday's due time
-    days = selectors.dataset_calendar(p, name="ds", start=date(2024, 3, 4), end=date(2024, 3, 10), now=now)
+    # The runs are staging runs of a dataset registered for prod: its own calendar has none of them.
+    prod = selectors.dataset_calendar(p, name="ds", start=date(2024, 3, 4), end=date(2024, 3, 10), now=now)
+    assert all(d.run_id is None for d in prod)
+    days = selectors.dataset_calendar(
+        p, name="ds", start=date(2024, 3, 4), end=date(2024, 3, 10), now=now, environment="staging"
+    )
     table = {d.business_date.day: (d.status, d.run_id, d.expected, d.runs) for d in days}
     assert table == {
         4: ("success", "mon-rerun", True, 2),  # latest run of the date wins

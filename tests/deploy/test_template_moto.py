@@ -13,12 +13,12 @@ import boto3
 import pytest
 from django.core.management import call_command
 
-from dataplatform import wiring
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.clients import reset_clients
 from dataplatform.pipeline.schema import schema_diff, table_specs
 from dataplatform.pipeline.services import Actor, file_report, run_trigger
 from dataplatform.pipeline.states import FileStatus, RunStatus
+from dataplatform.web import wiring
 
 from .template_stack import REGION, DeployedStack, deploy, resources, stack_env_module
 

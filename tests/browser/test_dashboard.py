@@ -259,7 +259,12 @@ def test_store_down_shows_the_banner_and_recovers(page: Any, live_server: Any, u
             shot(page, "store-down-page")
 
             engine = DynamoDBLocal(port=engine.port, path=tmp_path / "data", log=tmp_path / "engine.log").start()
+            # The reopened engine may be slow to its first answer: reload until the page is back.
+            deadline = time.monotonic() + 20
             page.reload()
+            while page.locator("#run-status .badge").count() == 0 and time.monotonic() < deadline:
+                page.wait_for_timeout(300)
+                page.reload()
             expect(page.locator("#run-status .badge").first).to_have_text(re.compile("Processing"))
             expect(page.locator("#error-banner")).to_be_hidden()
     finally:

@@ -21,6 +21,16 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing() -> None:
+    """Hash test passwords with a cheap hasher: PBKDF2's 1,000,000 rounds cost ~0.5 s per
+    user on this machine, and most tests make a user or two. Servers that tests start in
+    subprocesses (gunicorn) keep the production hashers."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def unique_config(**overrides: object) -> PipelineConfig:
     """A config whose table names are unique to one test (isolation on a shared server)."""
     suffix = uuid.uuid4().hex[:10]

@@ -13,12 +13,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from dataplatform.api.base import PipelineViewSet
+from dataplatform.api.pagination import CursorPagination, PageQuery
 from dataplatform.api.permissions import OPERATE, READ
 from dataplatform.api.schema import READ_ERRORS, WRITE_ERRORS, error_responses
 from dataplatform.notifications import services
 from dataplatform.notifications.serializers import (
     ChannelCreateSerializer,
-    ChannelListSerializer,
     ChannelPatchSerializer,
     ChannelSerializer,
     ChannelWithSecretSerializer,
@@ -30,6 +30,7 @@ from dataplatform.notifications.serializers import (
     channel_json,
     silence_json,
 )
+from dataplatform.pipeline.dynamo import Page
 from dataplatform.pipeline.errors import NotFound, ValidationFailed
 
 # Channel and silence ids are uuid hex; other text never reaches DynamoDB (JSON 404).
@@ -70,8 +71,9 @@ class NotifyViewSet(PipelineViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List notification channels", parameters=[],
-                       responses={200: ChannelListSerializer, **error_responses(*READ_ERRORS)}),
+    list=extend_schema(summary="List notification channels", parameters=[PageQuery],
+                       responses={200: CursorPagination.page_serializer(ChannelSerializer),
+                                  **error_responses(*READ_ERRORS)}),
     create=extend_schema(
         summary="Create a notification channel",
         request=ChannelCreateSerializer,
@@ -101,8 +103,9 @@ class ChannelViewSet(NotifyViewSet):
                      "test": "channel.test"}
 
     def list(self, request: Request) -> Response:
-        channels = self.pipeline.channels.all()
-        return Response({"results": [channel_json(c) for c in channels], "next": None})
+        query = self.parse_query(PageQuery)
+        page = self.pipeline.channels.list_page(limit=query["limit"], cursor=query.get("cursor"))
+        return self.page_response(Page([channel_json(c) for c in page.items], page.cursor), ChannelSerializer)
 
     def create(self, request: Request) -> Response:
         body = self.audited_body(ChannelCreateSerializer, action="channel.create", target_id="channel#new")
@@ -192,6 +195,9 @@ class SilenceViewSet(NotifyViewSet):
     action_roles = {"list": READ, "create": OPERATE, "destroy": OPERATE}
 
     def list(self, request: Request) -> Response:
+        if request.query_params.get("status", None) == "":
+            # A blank filter is a mistake here, not "all": every status is listed without it.
+            raise exceptions.ValidationError({"status": ["Give active, upcoming or expired (or leave it out)."]})
         query = self.parse_query(SilenceListQuery)
         silences = self.pipeline.silences.list(status=query.get("status"))
         return Response({"results": [silence_json(s) for s in silences], "next": None})

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from dataplatform.api.fields import (
@@ -119,11 +119,6 @@ class ChannelWithSecretSerializer(ChannelSerializer):
     secret = serializers.CharField(allow_null=True)
 
 
-class ChannelListSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    results = ChannelSerializer(many=True)
-    next = serializers.URLField(allow_null=True, help_text="Always null: every channel fits one answer.")
-
-
 class TestResultSerializer(serializers.Serializer):  # type: ignore[type-arg]
     """The outcome of a channel's test message (200 whether or not the receiver took it)."""
 
@@ -210,6 +205,7 @@ class SilenceSerializer(serializers.Serializer):  # type: ignore[type-arg]
     status = serializers.ChoiceField(choices=SILENCE_STATUSES)
 
 
+@extend_schema_serializer(many=False)
 class SilenceListSerializer(serializers.Serializer):  # type: ignore[type-arg]
     results = SilenceSerializer(many=True)
     next = serializers.URLField(allow_null=True, help_text="Always null: every silence fits one answer.")

@@ -9,6 +9,7 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 from aiosmtpd.controller import Controller
 from django.test import Client
@@ -30,7 +31,9 @@ def pipeline(settings: Any) -> Iterator[Pipeline]:
     with mock_aws():
         settings.PIPELINE_CONFIG = unique_config()
         wiring.reset()
-        p = wiring.get_pipeline()
+        # A client made now (under the mock): the process's shared boto3 session may predate it.
+        p = Pipeline(settings.PIPELINE_CONFIG, client=boto3.client("dynamodb", region_name="us-east-1"))
+        wiring._pipelines.set(p)
         p.sync_tables()
         yield p
     wiring.reset()

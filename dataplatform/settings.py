@@ -198,7 +198,8 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", default=False)
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive; set one.")
 try:
-    EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "").strip() or (465 if EMAIL_USE_SSL else 587 if EMAIL_USE_TLS else 25))
+    _email_port_default = 465 if EMAIL_USE_SSL else 587 if EMAIL_USE_TLS else 25
+    EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "").strip() or _email_port_default)
     EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "").strip() or 10)
 except ValueError as exc:
     raise ImproperlyConfigured(f"EMAIL_PORT and EMAIL_TIMEOUT must be numbers: {exc}") from exc

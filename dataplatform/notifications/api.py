@@ -3,7 +3,7 @@ parse, call `notifications.services`, serialize."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers, status
@@ -110,8 +110,7 @@ class ChannelViewSet(NotifyViewSet):
     def create(self, request: Request) -> Response:
         body = self.audited_body(ChannelCreateSerializer, action="channel.create", target_id="channel#new")
         result = services.channel_create(self.pipeline, body=dict(body.validated_data), actor=self.actor())
-        assert result.channel is not None
-        return Response(channel_json(result.channel, secret=result.secret, with_secret=True),
+        return Response(channel_json(services.changed(result), secret=result.secret, with_secret=True),
                         status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, channelId: str) -> Response:
@@ -138,8 +137,7 @@ class ChannelViewSet(NotifyViewSet):
             raise
         if data or enabled is None:
             result = services.channel_update(self.pipeline, channel_id=channelId, body=data, actor=actor)
-            assert result.channel is not None
-            channel, secret = result.channel, result.secret
+            channel, secret = services.changed(result), result.secret
         # Asking for the state the channel is already in changes nothing (no 409 for a PATCH).
         if enabled is False and channel.enabled:
             reason = reason or f"disabled by {actor.name}"
@@ -203,8 +201,8 @@ class SilenceViewSet(NotifyViewSet):
         return Response({"results": [silence_json(s) for s in silences], "next": None})
 
     def create(self, request: Request) -> Response:
-        body = self.audited_body(SilenceCreateSerializer, action="silence.create", target_id="silence#new")
-        assert isinstance(body, SilenceCreateSerializer)
+        body = cast(SilenceCreateSerializer, self.audited_body(SilenceCreateSerializer, action="silence.create",
+                                                               target_id="silence#new"))
         result = services.silence_create(self.pipeline, body=body.core_body(), actor=self.actor())
         return Response(silence_json(result.silence), status=status.HTTP_201_CREATED)
 

@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError
 
 from dataplatform.pipeline.notify.channels import MAX_NAME_LENGTH, MAX_URL_LENGTH
 from dataplatform.pipeline.notify.models import ALERT_KINDS
-from dataplatform.pipeline.notify.silences import DAY_NAMES, MAX_REASON_LENGTH
 from dataplatform.pipeline.notify.settings import DEFAULT_REPEAT_MINUTES
+from dataplatform.pipeline.notify.silences import DAY_NAMES, MAX_REASON_LENGTH
 
 from .serializers import CHANNEL_KINDS, ENVIRONMENTS
 

@@ -71,7 +71,8 @@ class _ChannelFields(StrictSerializer):
     environments = _list(StrictChoiceField(choices=ENVIRONMENTS), help_text="Empty = all environments.")
     kinds = _list(StrictChoiceField(choices=list(ALERT_KINDS)), help_text="Empty = all alert kinds.")
     repeatMinutes = _list(StrictIntegerField(min_value=5, max_value=7 * 24 * 60), max_length=10,
-                          help_text="Waits between repeats of an open, unacknowledged alert; the last repeats. [] = none.")
+                          help_text="Waits between repeats of an open, unacknowledged alert (the last one "
+                                    "repeats); [] = never repeat.")
 
 
 class ChannelCreateSerializer(_ChannelFields):

@@ -18,6 +18,7 @@ from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.errors import PipelineError, ValidationFailed
 from dataplatform.pipeline.notify import (
     AuditFacts,
+    Channel,
     ChannelResult,
     NotifySettings,
     SilenceResult,
@@ -67,6 +68,13 @@ def _audited(p: Pipeline, actor: Actor, *, action: str, target_id: str, target: 
         raise
     record(p, result.audit, actor)
     return result
+
+
+def changed(result: ChannelResult) -> Channel:
+    """The channel a create / update / enable / disable left (only a delete leaves none)."""
+    if result.channel is None:
+        raise ValueError(f"{result.audit.action} left no channel")
+    return result.channel
 
 
 def _channel(channel_id: str) -> tuple[str, str]:

@@ -104,8 +104,7 @@ def channels_page(request: HttpRequest) -> HttpResponse:
     except ValidationFailed as exc:
         context = _channels_context(request, create_form=form, create_error=_error_text(exc))
         return render_page(request, "notifications/channels.html", context, status=400)
-    assert result.channel is not None
-    context = _channels_context(request, created=result.channel, new_secret=result.secret)
+    context = _channels_context(request, created=services.changed(result), new_secret=result.secret)
     return render_page(request, "notifications/channels.html", context, status=201)
 
 

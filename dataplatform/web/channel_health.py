@@ -46,7 +46,8 @@ def disabled_channels() -> DisabledChannels:
     pipeline = get_pipeline()
     with _lock:
         cached = _cached
-        if cached is not None and cached[1] is pipeline and time.monotonic() - cached[0] < settings.HEALTH_CACHE_SECONDS:
+        fresh = cached is not None and time.monotonic() - cached[0] < settings.HEALTH_CACHE_SECONDS
+        if cached is not None and fresh and cached[1] is pipeline:
             return cached[2]
         if _pending is None:
             _pending = _pool.submit(_load, pipeline)

@@ -130,8 +130,8 @@ def _seed(p: Pipeline) -> dict[str, str]:
     pending = next(f for f in files if f.status == "pending")
     channel = p.channels.create({"kind": "email", "name": "seed", "to": ["seed@example.com"]}, actor="seed").channel
     assert channel is not None
-    silence = p.silences.create({"startsAt": "2998-12-01T00:00:00Z", "endsAt": "2999-01-01T00:00:00Z", "reason": "seed"},
-                                actor="seed").silence
+    span = {"startsAt": "2998-12-01T00:00:00Z", "endsAt": "2999-01-01T00:00:00Z"}
+    silence = p.silences.create({**span, "reason": "seed"}, actor="seed").silence
     return {"run": run.run_id, "file": pending.file_id, "failed": failed.file_id, "channel": channel.channel_id,
             "silence": silence.silence_id}
 

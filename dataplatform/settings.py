@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "dataplatform.web",
     "dataplatform.datasets",
     "dataplatform.ops",
+    "dataplatform.notifications",
     "runs",
     "files",
 ]
@@ -187,6 +188,25 @@ SPECTACULAR_SETTINGS = {
         "FileStatusEnum": "dataplatform.api.fields.FILE_STATUSES",
     },
 }
+
+# Email for notification channels of kind "email" and their test messages: Django's backend,
+# SMTP from the environment (the Lambda's SmtpSender reads the same names). No EMAIL_HOST = no email.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "").strip() or "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "").strip()
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", default=False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive; set one.")
+try:
+    _email_port_default = 465 if EMAIL_USE_SSL else 587 if EMAIL_USE_TLS else 25
+    EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "").strip() or _email_port_default)
+    EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "").strip() or 10)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"EMAIL_PORT and EMAIL_TIMEOUT must be numbers: {exc}") from exc
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "").strip()
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "").strip() or "run-monitor@localhost"
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
 # JSON lines (one object per line, request id, no secrets) by default; "plain" for a terminal.

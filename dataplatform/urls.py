@@ -6,6 +6,7 @@ from django.urls import URLPattern, URLResolver, include, path, re_path
 from dataplatform.api.errors import api_not_found
 from dataplatform.api.schema import DocsView, SchemaView
 from dataplatform.datasets import urls as dataset_urls
+from dataplatform.notifications import urls as notification_urls
 from files import urls as file_urls
 from runs import urls as run_urls
 
@@ -13,6 +14,7 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
     *run_urls.api_urlpatterns,
     *file_urls.api_urlpatterns,
     *dataset_urls.api_urlpatterns,
+    *notification_urls.api_urlpatterns,
     path("schema/", SchemaView.as_view(), name="api-schema"),
     path("docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
     # Anything else under /api/v1/ is a JSON 404 (whatever DEBUG says).
@@ -25,6 +27,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("runs.urls")),
     path("", include("files.urls")),
     path("", include("dataplatform.datasets.urls")),
+    path("", include("dataplatform.notifications.urls")),
     path("", include("dataplatform.accounts.urls")),
 ]
 

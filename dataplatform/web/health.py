@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from dataplatform.web.channel_health import disabled_channels
 from dataplatform.web.wiring import get_health_checker
 
 
@@ -29,6 +30,7 @@ def ready(request: HttpRequest) -> JsonResponse:
 def page(request: HttpRequest) -> HttpResponse:
     report = get_health_checker().check()
     return render(
-        request, "health.html", {"report": report, "checks": sorted(report.checks.items())},
+        request, "health.html",
+        {"report": report, "checks": sorted(report.checks.items()), "channels": disabled_channels()},
         status=200 if report.ok else 503,
     )

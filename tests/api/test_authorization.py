@@ -20,6 +20,7 @@ READERS = {"viewer", "operator", "superuser"}
 OPERATORS = {"operator", "superuser"}
 TRIGGERERS = {"operator", "pipeline", "superuser"}
 REPORTERS = {"pipeline", "superuser"}
+ADMINS = {"superuser"}
 
 
 @dataclass
@@ -55,6 +56,23 @@ MATRIX: dict[str, list[Call]] = {
     "dataset-calendar": [
         Call("get", READERS, lambda ids: "/api/v1/datasets/sales/calendar/?from=2024-03-01&to=2024-03-07")
     ],
+    "channel-list": [
+        Call("get", ADMINS, lambda ids: "/api/v1/channels/"),
+        Call("post", ADMINS, lambda ids: "/api/v1/channels/",
+             lambda ids: {"kind": "email", "name": "matrix", "to": ["matrix@example.com"]}),
+    ],
+    "channel-detail": [
+        Call("get", ADMINS, lambda ids: f"/api/v1/channels/{ids['channel']}/"),
+        Call("patch", ADMINS, lambda ids: f"/api/v1/channels/{ids['channel']}/", lambda ids: {"kinds": ["late"]}),
+        Call("delete", ADMINS, lambda ids: f"/api/v1/channels/{ids['channel']}/"),
+    ],
+    "channel-test": [Call("post", ADMINS, lambda ids: f"/api/v1/channels/{ids['channel']}/test/", lambda ids: {})],
+    "silence-list": [
+        Call("get", READERS, lambda ids: "/api/v1/silences/"),
+        Call("post", OPERATORS, lambda ids: "/api/v1/silences/",
+             lambda ids: {"endsAt": "2999-01-01T00:00:00Z", "startsAt": "2998-12-01T00:00:00Z", "reason": "matrix"}),
+    ],
+    "silence-detail": [Call("delete", OPERATORS, lambda ids: f"/api/v1/silences/{ids['silence']}/")],
     "api-schema": [Call("get", READERS, lambda ids: "/api/v1/schema/")],
     "api-docs": [Call("get", READERS, lambda ids: "/api/v1/docs/")],
 }
@@ -110,7 +128,12 @@ def _seed(p: Pipeline) -> dict[str, str]:
     files = sorted(p.files.iter_run(run.run_id), key=lambda f: f.status)
     failed = next(f for f in files if f.status == "failed")
     pending = next(f for f in files if f.status == "pending")
-    return {"run": run.run_id, "file": pending.file_id, "failed": failed.file_id}
+    channel = p.channels.create({"kind": "email", "name": "seed", "to": ["seed@example.com"]}, actor="seed").channel
+    assert channel is not None
+    span = {"startsAt": "2998-12-01T00:00:00Z", "endsAt": "2999-01-01T00:00:00Z"}
+    silence = p.silences.create({**span, "reason": "seed"}, actor="seed").silence
+    return {"run": run.run_id, "file": pending.file_id, "failed": failed.file_id, "channel": channel.channel_id,
+            "silence": silence.silence_id}
 
 
 def _call(client: APIClient, call: Call, ids: dict[str, str]) -> Any:

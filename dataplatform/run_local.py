@@ -54,6 +54,8 @@ def processes(*, dev: bool, addr: str) -> list[Process]:
         # load writes ~11,000 items; the pages work meanwhile and fill as it goes.
         Process("demo data", [*MANAGE, "load_demo"], once=True),
         Process("simulator", [*MANAGE, "simulate"], after="demo data"),
+        # Raises and resolves the alerts of the simulator's missed days and stuck runs.
+        Process("evaluator", [*MANAGE, "evaluate_alerts", "--every", "30"], after="demo data"),
     ]
 
 

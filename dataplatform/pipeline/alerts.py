@@ -372,7 +372,7 @@ class AlertRepository:
         if wanted_kind is not None:
             request["FilterExpression"] = f"{expr.name('kind')} = {expr.value(wanted_kind.value)}"
         request.update(expr.kwargs())
-        params = {"state": value.value, "kind": wanted_kind}
+        params = {"state": value.value, "alertKind": wanted_kind}
         return self.table.query_page(
             kind="alerts-by-state", params=params, request=request, limit=limit, cursor=cursor,
             load=Alert.from_item,
@@ -422,7 +422,7 @@ class AlertRepository:
         if filters:
             request["FilterExpression"] = " AND ".join(filters)
         request.update(expr.kwargs())
-        params = {"dataset": dataset_name, "state": wanted, "env": env, "kind": wanted_kind}
+        params = {"dataset": dataset_name, "state": wanted, "env": env, "alertKind": wanted_kind}
         return self.table.query_page(
             kind="alerts-by-dataset", params=params, request=request, limit=limit, cursor=cursor, load=Alert.from_item
         )

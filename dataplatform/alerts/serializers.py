@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from dataplatform.api.fields import DateStringField, StrictCharField, StrictChoiceField, StrictSerializer, regex_id
@@ -49,6 +50,7 @@ class ExpectationSerializer(serializers.Serializer):  # type: ignore[type-arg]
     evaluatedAt = serializers.DateTimeField()
 
 
+@extend_schema_serializer(many=False)  # one object, even on a "list" action
 class ExpectationListSerializer(serializers.Serializer):  # type: ignore[type-arg]
     """Every matching expectation (one per scheduled dataset and date: never more than the
     registry holds), so `next` is always null."""

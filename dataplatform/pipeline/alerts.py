@@ -53,6 +53,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -530,7 +531,7 @@ class AlertRepository:
             if not name.startswith(COUNTER_PREFIX):
                 continue
             kind, _, outcome = name.removeprefix(COUNTER_PREFIX).partition("#")
-            if kind and outcome and isinstance(value, int | float):
+            if kind and outcome and isinstance(value, int | float | Decimal):
                 notifications.append({"channelKind": kind, "outcome": outcome, "count": int(value)})
         out["notifications"] = notifications
         return out

@@ -30,7 +30,9 @@ def at(hhmm: str, day: str = DAY) -> datetime:
     return datetime.fromisoformat(f"{day}T{hhmm}:00+00:00").astimezone(UTC)
 
 
-def scheduled_dataset(p: Pipeline, name: str = DATASET, *, registered: str = "00:00", **schedule: Any) -> DatasetConfig:
+def scheduled_dataset(
+    p: Pipeline, name: str = DATASET, *, registered: str | datetime = "00:00", **schedule: Any
+) -> DatasetConfig:
     """Expected by 06:00 UTC (30 min grace), due 08:00 (30 min grace), stuck after 60 min
     without progress, every day; registered at the start of the scenario day (no history)."""
     config = DatasetConfig.model_validate(
@@ -44,7 +46,7 @@ def scheduled_dataset(p: Pipeline, name: str = DATASET, *, registered: str = "00
             },
         }
     )
-    p.datasets.register(name, at(registered))
+    p.datasets.register(name, registered if isinstance(registered, datetime) else at(registered))
     return p.datasets.put(config)
 
 

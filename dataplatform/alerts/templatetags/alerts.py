@@ -10,6 +10,7 @@ from django import template
 from django.utils.safestring import SafeString
 
 from dataplatform.pipeline.alerts import ACTIVE_STATES, Alert
+from dataplatform.pipeline.timeutil import parse_ts
 from dataplatform.web.wiring import get_pipeline
 
 register = template.Library()
@@ -22,7 +23,7 @@ LABELS = {
 }
 # A shape per value, so the badge reads without colour too.
 ICONS = {
-    "missing": "!", "late": "◷", "stuck": "⏸", "failed": "✕", "open": "●", "acknowledged": "◉",
+    "missing": "!", "late": "◷", "stuck": "∥", "failed": "✕", "open": "●", "acknowledged": "◉",
     "resolved": "✓", "upcoming": "○", "awaiting": "◔", "running": "◑", "met": "✓", "met_late": "✓",
     "skipped": "\N{EN DASH}",
 }
@@ -66,3 +67,14 @@ def open_alerts_for_dataset(dataset_name: str, environment: Any = None) -> dict[
 def minutes_open(alert: Alert, now: Any) -> int:
     """Minutes from opening to resolution (or to `now` while active)."""
     return alert.minutes_open(now)
+
+
+@register.filter
+def iso_minutes(value: Any) -> str:
+    """A stored ISO-8601 UTC instant as `2026-03-02 08:00 UTC` (unreadable text shown as it is)."""
+    if not value:
+        return ""
+    try:
+        return f"{parse_ts(str(value)):%Y-%m-%d %H:%M} UTC"
+    except ValueError:
+        return str(value)

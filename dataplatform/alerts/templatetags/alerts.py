@@ -70,11 +70,11 @@ def minutes_open(alert: Alert, now: Any) -> int:
 
 
 @register.filter
-def iso_minutes(value: Any) -> str:
-    """A stored ISO-8601 UTC instant as `2026-03-02 08:00 UTC` (unreadable text shown as it is)."""
+def iso_utc(value: Any) -> str:
+    """A stored ISO-8601 UTC instant as `2026-03-02 08:00:00 UTC` (unreadable text shown as it is)."""
     if not value:
         return ""
     try:
-        return f"{parse_ts(str(value)):%Y-%m-%d %H:%M} UTC"
+        return f"{parse_ts(str(value)):%Y-%m-%d %H:%M:%S} UTC"
     except ValueError:
         return str(value)

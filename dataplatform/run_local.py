@@ -59,6 +59,8 @@ def processes(*, dev: bool, addr: str) -> list[Process]:
         # Idempotent, so a load cut short (a busy machine's timeouts) is simply started again.
         Process("demo data", [*MANAGE, "load_demo"], once=True, retries=3, env=(("DYNAMODB_READ_TIMEOUT", "30"),)),
         Process("simulator", [*MANAGE, "simulate"], after="demo data"),
+        # Raises and resolves the alerts of the simulator's missed days and stuck runs.
+        Process("evaluator", [*MANAGE, "evaluate_alerts", "--every", "30"], after="demo data"),
     ]
 
 

@@ -11,6 +11,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from dataplatform.pipeline.config import PipelineConfig
+from dataplatform.pipeline.notify.transports import SmtpSender
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -63,6 +64,7 @@ INSTALLED_APPS = [
     "dataplatform.notifications",
     "runs",
     "files",
+    "dataplatform.alerts",
 ]
 
 MIDDLEWARE = [
@@ -147,6 +149,26 @@ CSRF_FAILURE_VIEW = "dataplatform.web.decorators.csrf_failure"
 PIPELINE_CONFIG = PipelineConfig.from_env()
 HEALTH_CACHE_SECONDS = float(os.environ.get("HEALTH_CACHE_SECONDS", "5") or 5)
 AWS_CONSOLE_URL = os.environ.get("AWS_CONSOLE_URL", "https://console.aws.amazon.com").strip()
+
+# Alerts (dataplatform.alerts): scrapers read /metrics with `Authorization: Bearer <METRICS_TOKEN>`
+# (empty: only viewers' tokens and sessions); /health/ calls the evaluator degraded past EVALUATOR_STALE_SECONDS.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+if METRICS_TOKEN and len(METRICS_TOKEN) < 24:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 24 characters (or empty to turn it off).")
+EVALUATOR_STALE_SECONDS = float(os.environ.get("EVALUATOR_STALE_SECONDS", "").strip() or 300)
+# How often the attention page (/) refreshes itself (one htmx request per interval).
+ATTENTION_POLL_SECONDS = max(2, int(os.environ.get("ATTENTION_POLL_SECONDS", "").strip() or 15))
+# SMTP for email channels: Django's names, parsed by the same code as the Lambda's sender; no EMAIL_HOST = no email.
+try:
+    _smtp = SmtpSender.from_env()
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from exc
+EMAIL_HOST = _smtp.host if _smtp else ""
+if _smtp is not None:
+    EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = _smtp.port, _smtp.username or "", _smtp.password or ""
+    EMAIL_USE_TLS, EMAIL_USE_SSL, EMAIL_TIMEOUT, DEFAULT_FROM_EMAIL = (
+        _smtp.use_tls, _smtp.use_ssl, int(_smtp.timeout), _smtp.from_address
+    )
 
 REST_FRAMEWORK: dict[str, object] = {
     "DEFAULT_RENDERER_CLASSES": [

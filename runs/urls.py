@@ -7,7 +7,6 @@ from runs import views
 from runs.api import RunViewSet
 
 urlpatterns: list[URLPattern | URLResolver] = [
-    path("", views.runs_page, name="home"),
     path("runs/", views.runs_page, name="runs-page"),
     path("runs/<str:run_id>/", views.run_page, name="run-page"),
     path("runs/<str:run_id>/row/", views.run_row, name="run-row"),

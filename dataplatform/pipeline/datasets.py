@@ -437,6 +437,14 @@ class DatasetRepository:
             raise
         return True
 
+    def registered_at(self, name: str) -> datetime | None:
+        """When `name` was first registered (one GetItem), or None (unrecorded or unreadable)."""
+        item = self.table.get({"pk": REGISTERED_PK, "datasetName": name})
+        try:
+            return parse_ts(str(item["registeredAt"])) if item else None
+        except (KeyError, ValueError):
+            return None  # a damaged record must not break a read
+
     def registrations(self) -> dict[str, datetime]:
         """When each dataset was first registered (one Query, every page). Datasets stored
         before registration records existed have none until the evaluator records one."""

@@ -208,8 +208,12 @@ def alerts_lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     `now` is the event's `time` (the instant the schedule fired) when present, so a delayed or
     retried invocation evaluates the minute it was meant for; otherwise the current time. An
     unreadable `time` is refused (ValidationFailed) before anything is written. Returns the
-    tick's summary; a store failure propagates so Lambda retries the (idempotent) tick."""
+    tick's summary; a store failure propagates so Lambda retries the (idempotent) tick.
+    After evaluating, the tick delivers due notifications (`deliver_notifications`, SMTP from
+    EMAIL_*); with EMF_METRICS=1 it also writes one CloudWatch Embedded Metric Format record."""
+    from .emf import emf_enabled, emit_tick
     from .evaluator import evaluate
+    from .notify import deliver_notifications
     from .timeutil import parse_ts
 
     now = None
@@ -219,8 +223,15 @@ def alerts_lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             now = parse_ts(str(raw))
         except ValueError as exc:
             raise ValidationFailed(f"The event time {raw!r} is not an ISO-8601 instant.") from exc
-    result = evaluate(get_pipeline(), now=now)
+    pipeline = get_pipeline()
+    result = evaluate(pipeline, now=now, deliver=deliver_notifications)
     summary = result.summary()
+    if emf_enabled():
+        try:
+            emit_tick(summary, environment=pipeline.config.environment.value, delivered=result.delivered)
+        except Exception:
+            # Metrics are a view of the tick, which has already taken effect: never fail it for them.
+            logger.exception("alerts tick: the EMF record could not be written")
     logger.info(
         "alerts tick request_id=%s opened=%s resolved=%s active=%s duration_ms=%s",
         getattr(context, "aws_request_id", None), summary["opened"], summary["resolved"], summary["active"],

@@ -12,6 +12,7 @@ from .audit import AuditRecord
 from .datasets import DatasetConfig, expected_dates, is_overdue
 from .dynamo import Page
 from .errors import ValidationFailed
+from .expectations import ExpectationState, expectation_for
 from .models import Environment, FileRecord, Run, parse_business_date
 from .states import RUN_IN_FLIGHT, FileStatus, RunStatus
 from .timeutil import utc_now
@@ -156,6 +157,10 @@ class CalendarDay:
     run_id: str | None
     expected: bool
     runs: int
+    # The expectation state of the date in `environment` (SPEC section 9: upcoming ... skipped)
+    # and the reason of a skipped date; None for a dataset without a schedule.
+    state: str | None = None
+    reason: str | None = None
 
 
 def calendar_window(
@@ -169,10 +174,14 @@ def calendar_window(
 
 
 def dataset_calendar(
-    p: Pipeline, *, name: str, start: date | None = None, end: date | None = None, now: datetime | None = None
+    p: Pipeline, *, name: str, start: date | None = None, end: date | None = None, now: datetime | None = None,
+    environment: Environment | str | None = None,
 ) -> list[CalendarDay]:
     """Per business date in [start, end] (default: `calendar_window()`): the latest run and
-    its status, or 'missing'. One Query (businessDate BETWEEN start AND end) covers the range."""
+    its status, or 'missing', and the date's expectation state in `environment` (default: the
+    dataset's registry environment; another environment has no expectations: `skipped`).
+    One Query (businessDate BETWEEN start AND end) covers the range, plus two GetItems (the
+    registry entry and its registration time)."""
     start, end = calendar_window(start=start, end=end)
     if end < start:
         raise ValidationFailed("The calendar's end is before its start.", fields={"to": "before from"})
@@ -181,9 +190,13 @@ def dataset_calendar(
             f"A calendar covers at most {MAX_CALENDAR_DAYS} days.", fields={"to": "range too long"}
         )
     config = p.datasets.get(name)
+    env = _enum(Environment, environment, "environment") or config.environment
+    registered_at = p.datasets.registered_at(name) if config.schedule is not None else None
     latest: dict[date, Run] = {}
     counts: dict[date, int] = {}
+    by_date: dict[date, list[Run]] = {}
     for run in p.runs.between_dates(name, start.isoformat(), end.isoformat()):
+        by_date.setdefault(run.business_date, []).append(run)
         counts[run.business_date] = counts.get(run.business_date, 0) + 1
         current = latest.get(run.business_date)
         if current is None or run.created_at > current.created_at:
@@ -200,6 +213,14 @@ def dataset_calendar(
             status = "missing"
         else:
             status = "none"
+        state = reason = None
+        if config.schedule is not None:
+            if env == config.environment:
+                e = expectation_for(config, business_date=day, runs=by_date.get(day, []), now=moment,
+                                    registered_at=registered_at)
+                state, reason = e.state.value, e.reason
+            else:
+                state, reason = ExpectationState.SKIPPED.value, f"scheduled in {config.environment.value} only"
         days.append(
             CalendarDay(
                 business_date=day,
@@ -207,6 +228,8 @@ def dataset_calendar(
                 run_id=latest_run.run_id if latest_run else None,
                 expected=day in expected,
                 runs=counts.get(day, 0),
+                state=state,
+                reason=reason,
             )
         )
     return days

@@ -7,11 +7,13 @@ import threading
 from django.conf import settings
 
 from dataplatform.pipeline.app import Pipeline, PipelineHolder
+from dataplatform.pipeline.evaluator_health import EvaluatorHealth
 from dataplatform.pipeline.health import HealthChecker
 
 _pipelines = PipelineHolder(lambda: Pipeline(settings.PIPELINE_CONFIG))
 _lock = threading.Lock()
 _health: HealthChecker | None = None
+_evaluator_health: EvaluatorHealth | None = None
 
 
 def get_pipeline() -> Pipeline:
@@ -29,9 +31,23 @@ def get_health_checker() -> HealthChecker:
     return _health
 
 
+def get_evaluator_health() -> EvaluatorHealth:
+    """The process's EvaluatorHealth (the heartbeat's age, cached like the table probes)."""
+    global _evaluator_health
+    if _evaluator_health is None:
+        with _lock:
+            if _evaluator_health is None:
+                _evaluator_health = EvaluatorHealth(
+                    settings.PIPELINE_CONFIG, stale_after_seconds=settings.EVALUATOR_STALE_SECONDS,
+                    cache_seconds=settings.HEALTH_CACHE_SECONDS,
+                )
+    return _evaluator_health
+
+
 def reset() -> None:
     """Drop the cached objects (tests that point the process at another endpoint)."""
-    global _health
+    global _health, _evaluator_health
     _pipelines.set(None)
     with _lock:
         _health = None
+        _evaluator_health = None

@@ -12,6 +12,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from dataplatform.pipeline.app import Pipeline
+from dataplatform.pipeline.expectations import AlertKind
+from dataplatform.pipeline.timeutil import utc_now
 from tests.api.conftest import ROLES, assert_json_error, make_user, scan_all, seed_dataset, seed_run
 
 pytestmark = pytest.mark.django_db
@@ -73,6 +75,12 @@ MATRIX: dict[str, list[Call]] = {
              lambda ids: {"endsAt": "2999-01-01T00:00:00Z", "startsAt": "2998-12-01T00:00:00Z", "reason": "matrix"}),
     ],
     "silence-detail": [Call("delete", OPERATORS, lambda ids: f"/api/v1/silences/{ids['silence']}/")],
+    "expectation-list": [Call("get", READERS, lambda ids: "/api/v1/expectations/?date=2024-03-04")],
+    "alert-list": [Call("get", READERS, lambda ids: "/api/v1/alerts/")],
+    "alert-detail": [Call("get", READERS, lambda ids: f"/api/v1/alerts/{ids['alert']}/")],
+    "alert-ack": [
+        Call("post", OPERATORS, lambda ids: f"/api/v1/alerts/{ids['alert']}/ack/", lambda ids: {"note": "matrix"})
+    ],
     "api-schema": [Call("get", READERS, lambda ids: "/api/v1/schema/")],
     "api-docs": [Call("get", READERS, lambda ids: "/api/v1/docs/")],
 }
@@ -132,8 +140,12 @@ def _seed(p: Pipeline) -> dict[str, str]:
     assert channel is not None
     span = {"startsAt": "2998-12-01T00:00:00Z", "endsAt": "2999-01-01T00:00:00Z"}
     silence = p.silences.create({**span, "reason": "seed"}, actor="seed").silence
+    alert = p.alerts.open(kind=AlertKind.FAILED, dataset_name="sales", environment=run.environment,
+                          business_date=run.business_date.isoformat(), now=utc_now(), summary="matrix",
+                          run_id=run.run_id)
+    assert alert is not None
     return {"run": run.run_id, "file": pending.file_id, "failed": failed.file_id, "channel": channel.channel_id,
-            "silence": silence.silence_id}
+            "silence": silence.silence_id, "alert": alert.alert_id}
 
 
 def _call(client: APIClient, call: Call, ids: dict[str, str]) -> Any:

@@ -22,6 +22,8 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("dataplatform.web.urls")),
     path("api/v1/", include(api_urlpatterns)),
+    # `/api`, `/api/` and any other version: a JSON 404 too, never an HTML page.
+    re_path(r"^api(?:/.*)?$", api_not_found, name="api-other"),
     path("", include("runs.urls")),
     path("", include("files.urls")),
     path("", include("dataplatform.datasets.urls")),

@@ -27,6 +27,8 @@ def production_env(**extra: str) -> dict[str, str]:
         DJANGO_ALLOWED_HOSTS="runs.example.com",
         DJANGO_CSRF_TRUSTED_ORIGINS="https://runs.example.com",
         DYNAMODB_ENDPOINT_URL="http://127.0.0.1:9",
+        DISPATCHER="sqs",
+        SQS_QUEUE_URL="https://sqs.us-east-1.amazonaws.com/123456789012/run-monitor-files",
     )
     env.update(extra)
     return env
@@ -54,6 +56,30 @@ def test_production_refuses_to_start_without_required_settings(missing: str, mes
     result = manage("check", env=env)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_check_deploy_refuses_the_local_dispatcher_in_production_and_says_why() -> None:
+    result = manage("check", "--deploy", env=production_env(DISPATCHER="local"))
+    assert result.returncode != 0
+    assert "dataplatform.E001" in result.stderr
+    assert "DISPATCHER=local in production" in result.stderr
+    assert "DISPATCHER=sqs" in result.stderr  # the hint
+
+
+def test_the_wsgi_application_refuses_to_load_with_the_local_dispatcher_in_production() -> None:
+    code = "import dataplatform.wsgi"
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code], env=production_env(DISPATCHER="local"), cwd=ROOT,
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "DISPATCHER=local in production" in result.stderr
+    loads = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code], env=production_env(), cwd=ROOT,
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert loads.returncode == 0, loads.stderr
 
 
 def test_production_refuses_a_weak_secret_key() -> None:

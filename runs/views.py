@@ -238,7 +238,8 @@ def run_cancel(request: HttpRequest, run_id: str) -> HttpResponse:
     form = CancelForm(request.POST)
     if not form.is_valid():
         notice = " ".join(form.errors.get("reason", ["The reason is not valid."]))
-        audit_page_refusal(request, reason="invalid request", detail={"error": "invalid", "fields": sorted(form.errors)})
+        audit_page_refusal(request, reason="invalid request",
+                           detail={"error": "invalid", "fields": sorted(form.errors)})
         return _action_done(request, run_id, notice=notice, level=messages.ERROR)
     try:
         run: Run = services.run_cancel(

@@ -112,12 +112,12 @@ class PipelineViewSet(JsonErrorsMixin, viewsets.ViewSet):
 
     def audit_refusal(
         self, action: str, *, run_id: str | None, file_id: str | None, reason: str, detail: dict[str, Any],
-        store: bool = True,
+        store: bool = True, user: Any = None,
     ) -> None:
         """The one audit record of a refused admin action, filed under the target id given
         (also when it names nothing that exists). A store failure is logged, never raised."""
-        django_user = getattr(self.request, "_request", self.request).user
-        name = django_user.get_username() if django_user.is_authenticated else "anonymous"
+        who = user if user is not None else self.request.user
+        name = who.get_username() if who is not None and who.is_authenticated else "anonymous"
         request_id = getattr(getattr(self.request, "_request", None), "request_id", None)
         try:
             self.pipeline.audit.record(
@@ -138,19 +138,22 @@ class PipelineViewSet(JsonErrorsMixin, viewsets.ViewSet):
         """DRF's authentication, permission and throttle checks; a refusal of an admin action by
         role (403) or by a failed CSRF check leaves its audit record. Anonymous callers and bad
         tokens (401) are logged only: storing them would let anyone write to the audit table."""
+        # The session's user, taken before DRF replaces it with AnonymousUser on a failed check.
+        session_user = getattr(request._request, "user", None)
         try:
             super().initial(request, *args, **kwargs)
         except (exceptions.PermissionDenied, exceptions.NotAuthenticated, exceptions.AuthenticationFailed) as exc:
             action = self.admin_actions.get(getattr(self, "action", None) or "")
             if action is not None:
-                user = request._request.user
+                user = request.user if request.user.is_authenticated else session_user
                 self.audit_refusal(
-                    action, run_id=kwargs.get("runId"), file_id=kwargs.get("fileId"),
+                    action, user=user, run_id=kwargs.get("runId"), file_id=kwargs.get("fileId"),
                     reason="CSRF check failed" if "CSRF" in str(exc.detail) else (
                         "role does not allow this action" if user.is_authenticated else "not signed in"),
                     detail={"error": str(exc.default_code), "status": exc.status_code,
                             "roles": sorted(user_roles(user))},
-                    store=bool(user.is_authenticated) and isinstance(exc, exceptions.PermissionDenied),
+                    store=bool(user is not None and user.is_authenticated)
+                    and isinstance(exc, exceptions.PermissionDenied),
                 )
             raise
 

@@ -56,13 +56,14 @@ def number_problem(value: int | float | Decimal) -> str | None:
         return "NaN and infinity cannot be stored"
     if number == 0:
         return None
-    digits = len(number.as_tuple().digits)
-    if isinstance(value, int) and digits > MAX_DIGITS:
+    digits = number.as_tuple().digits
+    if isinstance(value, int) and len(digits) > MAX_DIGITS:
+        # boto3 writes an int with all its digits (its context refuses to round them away).
         return f"numbers may have at most {MAX_DIGITS} digits"
-    normal = number.normalize()
-    if len(normal.as_tuple().digits) > MAX_DIGITS:
+    significant = len("".join(map(str, digits)).strip("0"))
+    if significant > MAX_DIGITS:
         return f"numbers may have at most {MAX_DIGITS} significant digits"
-    if not MIN_EXPONENT <= normal.adjusted() <= MAX_EXPONENT:
+    if not MIN_EXPONENT <= number.adjusted() <= MAX_EXPONENT:
         return "numbers must be 0 or of magnitude 1E-130 to 9.99E+125"
     return None
 

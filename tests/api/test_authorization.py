@@ -168,8 +168,9 @@ def test_session_post_without_csrf_token_is_refused(pipeline: Pipeline, db: None
 
 
 def test_session_reads_work_and_browsable_api_is_for_logged_in_users_only(
-    pipeline: Pipeline, client_for: Callable[[str], APIClient]
+    pipeline: Pipeline, client_for: Callable[[str], APIClient], settings: Any
 ) -> None:
+    settings.DEBUG = True  # the browsable API exists only there (it needs inline scripts)
     client = APIClient()
     client.force_login(make_user("viewer"))
     page = client.get("/api/v1/datasets/", HTTP_ACCEPT="text/html")

@@ -103,11 +103,14 @@ def test_repeated_triggers_racing_worker_reports_never_revert_a_file(ddb_local_p
         errors: list[BaseException] = []
         start = threading.Barrier(4)
 
-        def trigger(request: dict[str, Any] = request) -> None:
+        def trigger(
+            request: dict[str, Any] = request, start: threading.Barrier = start,
+            errors: list[BaseException] = errors,
+        ) -> None:
             try:
                 start.wait()
                 run_trigger(p, request=request, actor=ACTOR)
-            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            except BaseException as exc:
                 errors.append(exc)
 
         threads = [threading.Thread(target=trigger) for _ in range(4)]
@@ -118,7 +121,7 @@ def test_repeated_triggers_racing_worker_reports_never_revert_a_file(ddb_local_p
             try:
                 if p.runs.get(run_id, consistent=True).status is not RunStatus.PENDING:
                     break
-            except Exception:  # noqa: BLE001, S112 - not created yet
+            except Exception:  # noqa: S112 - not created yet
                 continue
         targets = [r.file_id for r in p.files.iter_run(run_id)][-reported:]
         for file_id in targets:

@@ -82,7 +82,7 @@ def parse_request(model: type[M], data: M | dict[str, Any], *, what: str) -> M:
     if found is not None:
         # Named by the top-level field it is in; checked first, so pydantic never walks a
         # 10,000-level structure.
-        where, problem = found
+        where = found[0]
         field = where.split(".")[0].split("[")[0] or "__root__"
         raise ValidationFailed(f"Invalid {what}: {describe_problem(found)}", fields={field: describe_problem(found)})
     try:

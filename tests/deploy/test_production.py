@@ -171,3 +171,22 @@ def test_collectstatic_and_gunicorn_config_work_with_production_settings(tmp_pat
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_the_worker_timeout_leaves_room_for_the_largest_documented_trigger() -> None:
+    import runpy
+
+    from dataplatform.pipeline.services import MAX_FILES
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN_", "DYNAMODB_"))}
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert MAX_FILES == 100_000  # the size README measured; re-measure when it changes
+    assert conf["timeout"] >= conf["LARGEST_TRIGGER_SECONDS"] >= 120
+    assert conf["timeout"] > conf["_budget"]

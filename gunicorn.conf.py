@@ -14,7 +14,11 @@ worker_class = "gthread"
 _attempts = int(os.environ.get("DYNAMODB_MAX_ATTEMPTS", "3") or 3)
 _budget = _attempts * (float(os.environ.get("DYNAMODB_CONNECT_TIMEOUT", "2") or 2)
                        + float(os.environ.get("DYNAMODB_READ_TIMEOUT", "5") or 5))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", str(int(_budget) + 15)))
+# The largest documented trigger (100,000 files: one conditional PutItem per file, then the
+# dispatch) is measured in README ("Trigger size and the worker timeout"); the default leaves
+# it twice the room it needed, and stays above the DynamoDB budget.
+LARGEST_TRIGGER_SECONDS = 120
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", str(max(int(_budget) + 15, LARGEST_TRIGGER_SECONDS))))
 graceful_timeout = 30
 keepalive = 5
 accesslog = None  # the app logs one JSON line per request itself

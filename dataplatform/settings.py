@@ -72,6 +72,8 @@ MIDDLEWARE = [
     "dataplatform.web.logs.AccessLogMiddleware",
     "dataplatform.web.middleware.HealthProbeMiddleware",
     "dataplatform.web.middleware.SecurityHeadersMiddleware",
+    "dataplatform.web.middleware.PrivateCacheMiddleware",
+    "dataplatform.web.middleware.FormCharsetMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -26,6 +26,8 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("dataplatform.web.urls")),
     path("api/v1/", include(api_urlpatterns)),
+    # `/api`, `/api/` and any other version: a JSON 404 too, never an HTML page.
+    re_path(r"^api(?:/.*)?$", api_not_found, name="api-other"),
     # Before runs: "/" is the attention page (the runs list stays at /runs/).
     path("", include("dataplatform.alerts.urls")),
     path("", include("runs.urls")),

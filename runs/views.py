@@ -22,6 +22,8 @@ from dataplatform.pipeline.models import FileRecord, Run
 from dataplatform.pipeline.states import RUN_IN_FLIGHT, FileStatus, run_accepts_retry
 from dataplatform.web.decorators import (
     actor_for,
+    admin_action,
+    audit_page_refusal,
     dashboard_page,
     htmx_target,
     is_htmx,
@@ -206,6 +208,7 @@ def _action_done(request: HttpRequest, run_id: str, *, notice: str, level: int, 
 @require_POST
 @dashboard_page
 @operator_only
+@admin_action("retry", target="run_id")
 def run_retry(request: HttpRequest, run_id: str) -> HttpResponse:
     """Step 1 (no `confirm`): a dry run shows how many failed files would be retried.
     Step 2 (`confirm=yes`): retry them; the outcome appears in place of the actions box."""
@@ -229,11 +232,14 @@ def run_retry(request: HttpRequest, run_id: str) -> HttpResponse:
 @require_POST
 @dashboard_page
 @operator_only
+@admin_action("cancel", target="run_id")
 def run_cancel(request: HttpRequest, run_id: str) -> HttpResponse:
     """Cancel with a reason (required; it goes into the audit trail)."""
     form = CancelForm(request.POST)
     if not form.is_valid():
         notice = " ".join(form.errors.get("reason", ["The reason is not valid."]))
+        audit_page_refusal(request, reason="invalid request",
+                           detail={"error": "invalid", "fields": sorted(form.errors)})
         return _action_done(request, run_id, notice=notice, level=messages.ERROR)
     try:
         run: Run = services.run_cancel(

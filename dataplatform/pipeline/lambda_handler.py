@@ -112,6 +112,8 @@ def _parse_body(event: dict[str, Any]) -> dict[str, Any]:
         raise ValidationFailed("The request body is too large.")
     try:
         data = json.loads(body)
+    except RecursionError as exc:
+        raise ValidationFailed("The request body is nested too deeply.") from exc
     except ValueError as exc:
         raise ValidationFailed(f"The request body is not valid JSON: {exc}.") from exc
     if not isinstance(data, dict):

@@ -172,7 +172,7 @@ def test_each_role_gets_exactly_what_spec_allows(
                 assert_json_error(response, 403)
             # A refused call changes nothing but the audit trail: one record for a signed-in
             # caller's admin action (worker reports are not admin actions; 401s are only logged).
-            admin = call.method == "post" and not call.url(ids).endswith("/status/")
+            admin = call.method in ("post", "patch", "delete") and not call.url(ids).endswith("/status/")
             assert_refusal_recorded(pipeline, before, scan_all(pipeline), 1 if admin and role != "anonymous" else 0)
         for role in sorted(call.allowed):
             response = _call(client_for(role), call, ids)

@@ -208,8 +208,14 @@ def alerts_lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     `now` is the event's `time` (the instant the schedule fired) when present, so a delayed or
     retried invocation evaluates the minute it was meant for; otherwise the current time. An
     unreadable `time` is refused (ValidationFailed) before anything is written. Returns the
-    tick's summary; a store failure propagates so Lambda retries the (idempotent) tick."""
+    tick's summary (with `delivered`: what the notification sender did); a store failure
+    propagates so Lambda retries the (idempotent) tick.
+
+    Each tick then delivers notifications (`notify.deliver_notifications`, settings from
+    PUBLIC_BASE_URL / NOTIFY_* and SMTP from EMAIL_*): in a deployment on AWS this Lambda is the
+    sender, no other process is needed."""
     from .evaluator import evaluate
+    from .notify import deliver_notifications
     from .timeutil import parse_ts
 
     now = None
@@ -219,8 +225,10 @@ def alerts_lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             now = parse_ts(str(raw))
         except ValueError as exc:
             raise ValidationFailed(f"The event time {raw!r} is not an ISO-8601 instant.") from exc
-    result = evaluate(get_pipeline(), now=now)
+    result = evaluate(get_pipeline(), now=now, deliver=deliver_notifications)
     summary = result.summary()
+    if result.delivered is not None:
+        summary["delivered"] = result.delivered.as_dict()
     logger.info(
         "alerts tick request_id=%s opened=%s resolved=%s active=%s duration_ms=%s",
         getattr(context, "aws_request_id", None), summary["opened"], summary["resolved"], summary["active"],

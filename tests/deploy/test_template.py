@@ -17,16 +17,6 @@ from dataplatform.pipeline.schema import TableSpec, table_specs
 
 from .template_stack import ROOT, TEMPLATE, resources, stack_env_module, template
 
-# Tables (logical id = the table's default name) the template creates before the code that owns
-# them is merged; each names its issue. An entry must go as soon as table_specs has the table.
-PENDING_TABLES = {
-    "AlertTable": "issue 14 (watch): alert episodes",
-    "NotificationTable": "issue 14/15 (watch, notify): notification outbox",
-    "ChannelTable": "issue 15 (notify): channels and silences",
-}
-# Handlers the template names before their code is merged (same rule).
-PENDING_HANDLERS = {"alerts_lambda_handler": "issue 14 (watch): the evaluator Lambda"}
-
 SPECS = {spec.name: spec for spec in table_specs(PipelineConfig())}
 
 
@@ -49,17 +39,49 @@ def _indexes(properties: dict[str, Any]) -> dict[str, tuple[list[tuple[str, str]
     }
 
 
+def _yaml(spec: TableSpec) -> str:
+    """The template resource for a table spec, ready to paste into deploy/template.yaml."""
+    lines = [
+        f"  {spec.name}:", "    Type: AWS::DynamoDB::Table", "    DeletionPolicy: Retain",
+        "    UpdateReplacePolicy: Retain", "    Properties:", f'      TableName: !Sub "${{NamePrefix}}-{spec.name}"',
+        "      BillingMode: PAY_PER_REQUEST", "      DeletionProtectionEnabled: true",
+        "      PointInTimeRecoverySpecification: {PointInTimeRecoveryEnabled: true}",
+        "      SSESpecification: {SSEEnabled: true}", "      AttributeDefinitions:",
+        *(f"        - {{AttributeName: {a['AttributeName']}, AttributeType: {a['AttributeType']}}}"
+          for a in spec.attributes()),
+        "      KeySchema:", *(f"        - {{AttributeName: {k['AttributeName']}, KeyType: {k['KeyType']}}}"
+                              for k in spec.key_schema()),
+    ]
+    if spec.indexes:
+        lines.append("      GlobalSecondaryIndexes:")
+        for index in spec.indexes:
+            lines += [f"        - IndexName: {index.name}", "          KeySchema:"]
+            lines += [f"            - {{AttributeName: {k['AttributeName']}, KeyType: {k['KeyType']}}}"
+                      for k in index.key_schema()]
+            lines.append("          Projection: {ProjectionType: ALL}")
+    return "\n".join(lines)
+
+
+def _hint(spec: TableSpec) -> str:
+    return (
+        f"deploy/template.yaml's {spec.name} must be (schema.table_specs; then add its ARN and index ARNs to the "
+        f"roles that use it, its *_TABLE_NAME to the outputs and the evaluator's environment):\n{_yaml(spec)}"
+    )
+
+
 @pytest.mark.parametrize("name", list(SPECS))
 def test_every_table_the_app_manages_is_in_the_template_with_the_same_keys_and_indexes(name: str) -> None:
     spec: TableSpec = SPECS[name]
     table = resources("AWS::DynamoDB::Table").get(name)
-    assert table is not None, f"table_specs has {name} but deploy/template.yaml has no resource {name}"
+    assert table is not None, _hint(spec)
     properties = table["Properties"]
-    assert _keys(properties["KeySchema"]) == _keys(spec.key_schema())
-    assert sorted(map(dict, properties["AttributeDefinitions"]), key=str) == sorted(spec.attributes(), key=str)
+    assert _keys(properties["KeySchema"]) == _keys(spec.key_schema()), _hint(spec)
+    assert sorted(map(dict, properties["AttributeDefinitions"]), key=str) == sorted(spec.attributes(), key=str), (
+        _hint(spec)
+    )
     assert _indexes(properties) == {
         i.name: (_keys(i.definition()["KeySchema"]), i.definition()["Projection"]) for i in spec.indexes
-    }
+    }, _hint(spec)
     assert "LocalSecondaryIndexes" not in properties
     # A table spec may name a TTL attribute; then the template must enable TTL on exactly it.
     ttl = getattr(spec, "ttl_attribute", None)
@@ -69,11 +91,9 @@ def test_every_table_the_app_manages_is_in_the_template_with_the_same_keys_and_i
         assert "TimeToLiveSpecification" not in properties
 
 
-def test_template_tables_without_a_spec_are_only_the_named_pending_ones() -> None:
+def test_the_template_has_no_table_the_code_does_not_manage() -> None:
     extra = set(resources("AWS::DynamoDB::Table")) - set(SPECS)
-    assert extra == set(PENDING_TABLES) - set(SPECS), "a template table the code does not manage"
-    stale = set(PENDING_TABLES) & set(SPECS)
-    assert not stale, f"{sorted(stale)} are in table_specs now: remove them from PENDING_TABLES"
+    assert not extra, f"{sorted(extra)} are not in schema.table_specs: remove them from deploy/template.yaml"
 
 
 @pytest.mark.parametrize("name", sorted(resources("AWS::DynamoDB::Table")))
@@ -138,14 +158,8 @@ def test_every_function_names_a_handler_of_the_package(name: str) -> None:
     function = _function(name)
     module, _, attribute = function["Handler"].rpartition(".")
     assert module == "dataplatform.pipeline.lambda_handler"
-    if attribute not in PENDING_HANDLERS:
-        assert callable(getattr(lambda_handler, attribute))
+    assert callable(getattr(lambda_handler, attribute, None)), f"{name}: lambda_handler has no {attribute}"
     assert (function["Runtime"], function["Architectures"]) == ("python3.11", ["x86_64"])
-
-
-def test_pending_handlers_are_still_pending() -> None:
-    stale = [name for name in PENDING_HANDLERS if hasattr(lambda_handler, name)]
-    assert not stale, f"{stale} exist now: remove them from PENDING_HANDLERS"
 
 
 def test_the_trigger_route_is_never_open() -> None:

@@ -98,7 +98,7 @@ def write_zip(source: Path, output: Path) -> None:
             info.create_system = 3  # Unix, so the permission bits below are honoured
             info.external_attr = 0o100644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes(), compresslevel=9)
+            archive.writestr(info, path.read_bytes(), compresslevel=6)
     partial.replace(output)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import glob
 import hashlib
 import importlib.metadata
-import importlib.util
 import json
 import os
 import shutil
@@ -28,20 +27,13 @@ from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.config import PipelineConfig
 from dataplatform.pipeline.datasets import DatasetConfig
 
+from .template_stack import package_module
+
 ROOT = Path(__file__).resolve().parents[2]
 MAX_UNPACKED = 250 * 1024 * 1024  # Lambda's limit for the unpacked function (zip uploaded through S3)
 
 
-def _package_module() -> Any:
-    spec = importlib.util.spec_from_file_location("package_lambda", ROOT / "deploy" / "package_lambda.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-PACKAGE = _package_module()
+PACKAGE = package_module()
 RUNTIME_VERSION = PACKAGE.RUNTIME.removeprefix("python")  # "3.12"
 
 

@@ -13,9 +13,10 @@ import pytest
 
 from dataplatform.pipeline import lambda_handler
 from dataplatform.pipeline.config import PipelineConfig
+from dataplatform.pipeline.notify import NotifySettings, SmtpSender
 from dataplatform.pipeline.schema import TableSpec, table_specs
 
-from .template_stack import ROOT, TEMPLATE, resources, stack_env_module, template
+from .template_stack import ROOT, TEMPLATE, package_module, resources, stack_env_module, template
 
 SPECS = {spec.name: spec for spec in table_specs(PipelineConfig())}
 
@@ -159,7 +160,61 @@ def test_every_function_names_a_handler_of_the_package(name: str) -> None:
     module, _, attribute = function["Handler"].rpartition(".")
     assert module == "dataplatform.pipeline.lambda_handler"
     assert callable(getattr(lambda_handler, attribute, None)), f"{name}: lambda_handler has no {attribute}"
-    assert (function["Runtime"], function["Architectures"]) == ("python3.11", ["x86_64"])
+    package = package_module()
+    assert (function["Runtime"], function["Architectures"]) == (package.RUNTIME, [package.ARCHITECTURE])
+
+
+def _notify_variables() -> list[str]:
+    """Every variable the notification sender reads (NotifySettings.from_env, SmtpSender.from_env)."""
+    found: list[str] = []
+    for name in ("settings.py", "transports.py"):
+        source = (ROOT / "dataplatform" / "pipeline" / "notify" / name).read_text()
+        found += re.findall(r'(?:env\.get\(|_int\(env, |_float\(env, |_flag\(env, )"([A-Z][A-Z0-9_]+)"', source)
+    assert {"PUBLIC_BASE_URL", "NOTIFY_MAX_ATTEMPTS", "EMAIL_HOST", "EMAIL_HOST_PASSWORD"} <= set(found)
+    return sorted(set(found))
+
+
+def test_the_evaluator_can_be_given_every_notify_and_smtp_setting() -> None:
+    evaluator = _function("EvaluatorFunction")["Environment"]["Variables"]
+    missing = [name for name in _notify_variables() if name not in evaluator]
+    assert not missing, f"the sender reads {missing}: add them to EvaluatorFunction's Environment (from parameters)"
+
+
+def _parameter_of(value: Any) -> str:
+    """The parameter behind an environment value: !Ref P, or !If [c, !Ref P, ...]."""
+    if "Fn::If" in value:
+        value = value["Fn::If"][1]
+    return str(value["Ref"])
+
+
+@pytest.mark.parametrize("variable", [n for n in _notify_variables() if n.startswith(("NOTIFY_", "EMAIL_TIMEOUT"))])
+def test_numeric_notify_parameters_have_the_codes_defaults_and_bounds(variable: str) -> None:
+    value = _function("EvaluatorFunction")["Environment"]["Variables"][variable]
+    parameter = template()["Parameters"][_parameter_of(value)]
+    assert parameter["Type"] == "Number"
+
+    def reads(env: dict[str, str]) -> tuple[Any, Any]:
+        env = {"EMAIL_HOST": "smtp.example.com", **env}
+        return NotifySettings.from_env(env), SmtpSender.from_env(env)
+
+    default = float(parameter["Default"])
+    assert reads({variable: f"{default:g}"}) == reads({}), f"{variable}: the default {default:g} is not the code's"
+    low, high = float(parameter["MinValue"]), float(parameter["MaxValue"])
+    reads({variable: f"{low:g}"})
+    reads({variable: f"{high:g}"})
+    if variable.startswith("NOTIFY_"):  # the code's own bounds: just outside them it refuses to start
+        for outside in (low - 1 if low >= 1 else low / 2, high + 1):
+            with pytest.raises(ValueError):
+                reads({variable: f"{outside:g}"})
+
+
+def test_the_public_base_url_parameter_admits_only_what_the_code_accepts() -> None:
+    pattern = template()["Parameters"]["PublicBaseUrl"]["AllowedPattern"]
+    for good in ("https://monitor.example.com", "http://10.0.0.5:8000/run-monitor"):
+        assert re.fullmatch(pattern, good), good
+        NotifySettings.from_env({"PUBLIC_BASE_URL": good})
+    for bad in ("", "monitor.example.com", "ftp://monitor.example.com", "https://"):
+        assert not re.fullmatch(pattern, bad), bad
 
 
 def test_the_trigger_route_is_never_open() -> None:
@@ -203,14 +258,27 @@ def test_the_dispatch_queue_redrives_to_its_dead_letter_queue() -> None:
 
 
 SECRETISH = re.compile(r"SECRET|PASSWORD|TOKEN|PRIVATE|CREDENTIAL|ACCESS_KEY", re.IGNORECASE)
+SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:run-monitor/smtp-AbCdEf"
 
 
 def test_no_secrets_in_the_template() -> None:
     for name, function in resources("AWS::Lambda::Function").items():
-        for variable in function["Properties"]["Environment"]["Variables"]:
-            assert not SECRETISH.search(variable), (name, variable)
+        for variable, value in function["Properties"]["Environment"]["Variables"].items():
+            if SECRETISH.search(variable):
+                # Only as a Secrets Manager dynamic reference that CloudFormation resolves.
+                _condition, reference, otherwise = value["Fn::If"]
+                assert reference["Fn::Sub"].startswith("{{resolve:secretsmanager:${"), (name, variable)
+                assert otherwise == {"Ref": "AWS::NoValue"}, (name, variable)
     text = TEMPLATE.read_text()
     assert not re.search(r"AKIA[0-9A-Z]{16}|whsec_|-----BEGIN", text)
     for name, parameter in template()["Parameters"].items():
-        assert not SECRETISH.search(name), name
+        if SECRETISH.search(name):
+            # A reference to a secret store, never the secret: only an ARN (or nothing) gets through.
+            assert name.endswith("SecretArn"), name
+            pattern = parameter["AllowedPattern"]
+            assert re.fullmatch(pattern, SECRET_ARN)
+            assert re.fullmatch(pattern, f"{SECRET_ARN}:SecretString:password")
+            assert re.fullmatch(pattern, "")
+            for value in ("hunter2", "correct horse battery staple", "arn:aws:iam::123456789012:user/x"):
+                assert not re.fullmatch(pattern, value), (name, value)
         assert parameter["Type"] != "String" or "NoEcho" not in parameter

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import moto  # noqa: F401 - registers moto's hook before the core's shared boto3 session exists
 import pytest
 
 from dataplatform.pipeline.app import Pipeline

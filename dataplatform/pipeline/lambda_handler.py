@@ -210,9 +210,13 @@ def alerts_lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     `now` is the event's `time` (the instant the schedule fired) when present, so a delayed or
     retried invocation evaluates the minute it was meant for; otherwise the current time. An
     unreadable `time` is refused (ValidationFailed) before anything is written. Returns the
-    tick's summary; a store failure propagates so Lambda retries the (idempotent) tick.
-    After evaluating, the tick delivers due notifications (`deliver_notifications`, SMTP from
-    EMAIL_*); with EMF_METRICS=1 it also writes one CloudWatch Embedded Metric Format record."""
+    tick's summary (with `delivered`: what the notification sender did); a store failure
+    propagates so Lambda retries the (idempotent) tick.
+
+    Each tick then delivers notifications (`notify.deliver_notifications`, settings from
+    PUBLIC_BASE_URL / NOTIFY_* and SMTP from EMAIL_*): in a deployment on AWS this Lambda is the
+    sender, no other process is needed. With EMF_METRICS=1 it also writes one CloudWatch Embedded
+    Metric Format record."""
     from .emf import emf_enabled, emit_tick
     from .evaluator import evaluate
     from .notify import deliver_notifications
@@ -234,6 +238,8 @@ def alerts_lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         except Exception:
             # Metrics are a view of the tick, which has already taken effect: never fail it for them.
             logger.exception("alerts tick: the EMF record could not be written")
+    if result.delivered is not None:
+        summary["delivered"] = result.delivered.as_dict()
     logger.info(
         "alerts tick request_id=%s opened=%s resolved=%s active=%s duration_ms=%s",
         getattr(context, "aws_request_id", None), summary["opened"], summary["resolved"], summary["active"],

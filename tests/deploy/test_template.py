@@ -174,10 +174,18 @@ def _notify_variables() -> list[str]:
     return sorted(set(found))
 
 
-def test_the_evaluator_can_be_given_every_notify_and_smtp_setting() -> None:
+def _emf_variables() -> list[str]:
+    """The variables of the evaluator's Embedded Metric Format output (emf.py)."""
+    source = (ROOT / "dataplatform" / "pipeline" / "emf.py").read_text()
+    found = sorted(set(re.findall(r'\.get\("(EMF_[A-Z0-9_]+)"', source)))
+    assert "EMF_METRICS" in found
+    return found
+
+
+def test_the_evaluator_can_be_given_every_notify_smtp_and_metrics_setting() -> None:
     evaluator = _function("EvaluatorFunction")["Environment"]["Variables"]
-    missing = [name for name in _notify_variables() if name not in evaluator]
-    assert not missing, f"the sender reads {missing}: add them to EvaluatorFunction's Environment (from parameters)"
+    missing = [name for name in _notify_variables() + _emf_variables() if name not in evaluator]
+    assert not missing, f"the evaluator reads {missing}: add them to EvaluatorFunction's Environment (from parameters)"
 
 
 def _parameter_of(value: Any) -> str:

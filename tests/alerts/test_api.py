@@ -182,3 +182,14 @@ def test_ack_refusals_by_role_and_input_write_nothing(
     assert_json_error(operator.post(f"/api/v1/alerts/{'a' * 32}/ack/", {}, format="json"), 404)
     assert pipeline.alerts.get(opened.alert_id).state == "open"
     assert _audit(pipeline, opened.alert_id) == []
+
+
+def test_the_fast_representation_equals_the_alert_serializer(pipeline: Pipeline, dataset: DatasetConfig) -> None:
+    from dataplatform.alerts.serializers import AlertSerializer
+    from dataplatform.api.represent import represent, to_json
+
+    (opened,) = tick(pipeline, "07:00").opened
+    acked = pipeline.alerts.ack(opened.alert_id, by="someone", now=at("07:01"), note="n")
+    resolved = pipeline.alerts.resolve(acked, now=at("07:30"), resolution="done")
+    for alert in (opened, acked, resolved):
+        assert represent(AlertSerializer, alert) == dict(AlertSerializer(to_json(alert)).data)

@@ -210,6 +210,11 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RunStatusEnum": "dataplatform.api.fields.RUN_STATUSES",
         "FileStatusEnum": "dataplatform.api.fields.FILE_STATUSES",
+        "EnvironmentEnum": "dataplatform.api.fields.ENVIRONMENTS",
+        "AlertKindEnum": "dataplatform.api.fields.ALERT_KINDS",
+        "AlertStateEnum": "dataplatform.api.fields.ALERT_STATES",
+        "ExpectationStateEnum": "dataplatform.api.fields.EXPECTATION_STATES",
+        "ChannelKindEnum": "dataplatform.api.fields.CHANNEL_KINDS",
     },
 }
 

@@ -159,11 +159,17 @@ class PipelineViewSet(JsonErrorsMixin, viewsets.ViewSet):
 
     def parse_query(self, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:  # type: ignore[type-arg]
         """The validated query-string parameters. A parameter given twice is refused (which
-        one would win is a guess); blank values count as absent."""
+        one would win is a guess), and so is a blank one (the schema says minLength 1: leave the
+        parameter out instead)."""
         repeated = sorted(k for k, values in self.request.query_params.lists() if len(values) > 1)
         if repeated:
             raise exceptions.ValidationError({k: ["Give this parameter at most once."] for k in repeated})
-        params = {key: value for key, value in self.request.query_params.items() if value != ""}
+        blank = sorted(k for k, value in self.request.query_params.items() if value == "")
+        if blank:
+            raise exceptions.ValidationError(
+                {k: ["This parameter is blank: give a value or leave it out."] for k in blank}
+            )
+        params = dict(self.request.query_params.items())
         serializer = serializer_class(data=params)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)

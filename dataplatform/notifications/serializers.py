@@ -11,21 +11,20 @@ from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from dataplatform.api.fields import (
+    CHANNEL_KINDS,
+    ENVIRONMENTS,
     StrictBooleanField,
     StrictCharField,
     StrictChoiceField,
     StrictIntegerField,
     StrictSerializer,
 )
-from dataplatform.pipeline.models import Environment
 from dataplatform.pipeline.notify import Channel, Silence
 from dataplatform.pipeline.notify.channels import MAX_NAME_LENGTH, MAX_RECIPIENTS, MAX_URL_LENGTH
 from dataplatform.pipeline.notify.models import ALERT_KINDS
 from dataplatform.pipeline.notify.silences import DAY_NAMES, MAX_REASON_LENGTH
 from dataplatform.pipeline.timeutil import parse_ts
 
-CHANNEL_KINDS = ["webhook", "slack", "email"]
-ENVIRONMENTS = [member.value for member in Environment]
 SILENCE_STATUSES = ["active", "upcoming", "expired"]
 MAX_SECRET_LENGTH = 200
 MAX_DATASETS = 500

@@ -184,9 +184,18 @@ def api_lambda_handler(event: Any, context: Any) -> dict[str, Any]:
 
 
 def _trigger(event: Any, context: Any, shape: EventShape) -> dict[str, Any]:
+    actor = _actor(event, context, shape)
     try:
-        _, payload = parse_event(event)
-        result = run_trigger(get_pipeline(), request=payload, actor=_actor(event, context, shape))
+        try:
+            _, payload = parse_event(event)
+        except ValidationFailed as exc:
+            # An unreadable event is a refused trigger too: one audit record, like run_trigger's refusals.
+            get_pipeline().audit.record_action(
+                actor=actor.name, request_id=actor.request_id, action="trigger", run_id="-",
+                target="dataset:-", outcome="refused", error=exc, detail={"fields": exc.fields},
+            )
+            raise
+        result = run_trigger(get_pipeline(), request=payload, actor=actor)
     except PipelineError as exc:
         if exc.http_status >= 500:
             logger.error("trigger failed: %s", exc.message)

@@ -217,7 +217,7 @@ def test_unknown_run_is_404(operator_client: Client, pipeline: Pipeline) -> None
     assert operator_client.get("/runs/nope/").status_code == 404
 
 
-def test_run_page_costs_two_requests_and_loads_counts_and_audit_lazily(
+def test_run_page_costs_three_requests_and_loads_counts_and_audit_lazily(
     operator_client: Client, pipeline: Pipeline
 ) -> None:
     from dataplatform.pipeline import metrics
@@ -226,7 +226,8 @@ def test_run_page_costs_two_requests_and_loads_counts_and_audit_lazily(
     url = f"/runs/{run.run_id}/"
     with metrics.scope() as full:
         page = html(operator_client.get(url))
-    assert full.calls == 2, full.operations  # the run item + the first page of its files
+    # the run item + the first page of its files + its open alerts (one Query on the runId index)
+    assert full.operations == {"GetItem": 1, "Query": 2}, full.operations
     assert "Count the files of this run" in page
     assert "Show the audit trail" in page
     with metrics.scope() as poll:

@@ -14,6 +14,7 @@ from dataplatform.pipeline import selectors, services
 from dataplatform.pipeline.errors import InvalidTransition, ValidationFailed
 from dataplatform.pipeline.states import FileStatus
 from dataplatform.web.decorators import actor_for, dashboard_page, is_htmx, is_operator, operator_only, render_page
+from dataplatform.web.throttle import throttled
 from dataplatform.web.wiring import get_pipeline
 
 FILE_CHANGED_EVENT = "file-changed"
@@ -38,6 +39,7 @@ def file_page(request: HttpRequest, file_id: str) -> HttpResponse:
 @require_POST
 @dashboard_page
 @operator_only
+@throttled()
 def file_retry(request: HttpRequest, file_id: str) -> HttpResponse:
     """Put one failed file back to pending and dispatch it again."""
     try:

@@ -68,11 +68,13 @@ def test_live_needs_nothing(client: Client, point_at: object) -> None:
     assert response.json() == {"status": "ok"}
 
 
-def test_ready_is_200_with_both_tables(client: Client, point_at: object, ddb_local_server: DynamoDBLocal) -> None:
+def test_ready_is_200_with_both_tables_and_the_auth_database(
+    client: Client, point_at: object, ddb_local_server: DynamoDBLocal, db: None
+) -> None:
     point_at(ddb_local_server.endpoint_url)  # type: ignore[operator]
     response = client.get("/health/ready")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"runs": "ok", "files": "ok"}}
+    assert response.json() == {"status": "ok", "checks": {"runs": "ok", "files": "ok", "database": "ok"}}
     page = client.get("/health/")
     assert page.status_code == 200
     assert b"ready" in page.content
@@ -108,7 +110,7 @@ def test_ready_is_503_within_3s_when_dynamodb_is_down_or_hangs(
 
 
 def test_probe_storm_costs_at_most_one_read_per_table(
-    client: Client, point_at: object, ddb_local_server: DynamoDBLocal
+    client: Client, point_at: object, ddb_local_server: DynamoDBLocal, db: None
 ) -> None:
     point_at(ddb_local_server.endpoint_url)  # type: ignore[operator]
     checker = wiring.get_health_checker()

@@ -27,7 +27,7 @@ keepalive = 5
 accesslog = None  # the app logs one JSON line per request itself
 errorlog = "-"
 # Scheme and forwarding headers are the app's business (TrustedProxyMiddleware): none here.
-forwarded_allow_ips: list[str] = []
+forwarded_allow_ips = ""  # no peer: gunicorn applies no X-Forwarded-* itself
 secure_scheme_headers: dict[str, str] = {}
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 max_requests_jitter = 100

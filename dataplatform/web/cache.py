@@ -12,8 +12,10 @@ so a hung Redis costs one socket timeout per window, not one per call. Errors ar
 per minute per process, with how many were held back.
 
 When Redis answers again after an outage, the cached sessions are dropped (SCAN + DEL of the
-`cached_db` keys): a session ended (logout, deactivation) while Redis was down was deleted from
-the database but not from the cache, and must not come back from it."""
+`cached_db` keys): a session ended (logout) while Redis was down or hung was deleted from the
+database but not from the cache, and must not come back from it. A process that saw a failure
+pings Redis every second from a background thread until it answers, so this happens within
+about a second of Redis being back, whether or not requests arrive."""
 
 from __future__ import annotations
 
@@ -76,6 +78,7 @@ class ResilientRedisCache(RedisCache):
         self._state = threading.Lock()
         self._skip_until = 0.0  # monotonic; calls before it are not even tried
         self._outage = False  # a call failed and none has succeeded since
+        self._watcher: threading.Thread | None = None
         self._warnings = IntervalLogger(logger)
 
     # -- state ---------------------------------------------------------------------------
@@ -92,10 +95,25 @@ class ResilientRedisCache(RedisCache):
         with self._state:
             self._outage = True
             self._skip_until = time.monotonic() + self.retry_after
+            if self._watcher is None or not self._watcher.is_alive():
+                self._watcher = threading.Thread(target=self._watch, name="cache-recovery", daemon=True)
+                self._watcher.start()
         self._warnings.warning(
             "cache-down", "shared cache unavailable (%s: %s: %s); serving without it",
             operation, type(exc).__name__, exc,
         )
+
+    def _watch(self) -> None:
+        """Ping once a second until Redis answers (then _succeeded drops the cached sessions)."""
+        while self._outage:
+            time.sleep(1.0)
+            try:
+                self._cache.get_client(write=True).ping()
+            except CACHE_ERRORS:
+                continue
+            with self._state:
+                self._skip_until = 0.0
+            self._succeeded()
 
     def _succeeded(self) -> None:
         if not self._outage:

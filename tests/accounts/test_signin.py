@@ -111,7 +111,8 @@ def test_without_a_shared_cache_the_rate_counter_costs_one_update_and_one_read( 
     assert response.status_code == 200, response.content
     counter = [q["sql"] for q in captured.captured_queries if "dataplatform_ratecounter" in q["sql"]]
     assert len(counter) == 2
-    assert counter[0].startswith("UPDATE") and '"count" + 1' in counter[0]
+    assert counter[0].startswith("UPDATE")
+    assert '"count" + 1' in counter[0]
 
 
 def test_a_removed_role_applies_on_the_next_request(web_pipeline) -> None:  # type: ignore[no-untyped-def]

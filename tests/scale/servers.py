@@ -79,7 +79,7 @@ class PostgresServer:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def _run(self, *args: str) -> None:
-        subprocess.run(args, check=True, capture_output=True, timeout=120, env=self._env(), **self.user)
+        subprocess.run(args, check=True, capture_output=True, timeout=120, env=self._env(), **self.user)  # noqa: S603 - our own binaries and arguments
 
     def _env(self) -> dict[str, str]:
         return {"PATH": os.environ.get("PATH", ""), "LC_ALL": "C.UTF-8", "HOME": str(self.folder)}
@@ -89,7 +89,7 @@ class PostgresServer:
             self._run(str(self.bin / "initdb"), "-D", str(self.data), "--auth=trust", "-U", "postgres",
                       "-E", "UTF8", "--no-sync")
         log = open(self.folder / "postgres.log", "ab")  # noqa: SIM115 - the server's whole life
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # noqa: S603 - our own binaries and arguments
             [str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port), "-h", "127.0.0.1",
              "-k", str(self.folder), "-c", "fsync=off", "-c", "synchronous_commit=off",
              "-c", "full_page_writes=off", "-c", "max_connections=200"],
@@ -133,7 +133,7 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         log = open(self.folder / "redis.log", "ab")  # noqa: SIM115 - the server's whole life
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # noqa: S603 - our own binaries and arguments
             [str(self.binary), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(self.folder)],
             stdout=log, stderr=log, preexec_fn=die_with_parent,
@@ -175,7 +175,7 @@ class RedisServer:
 def run_django(env: Mapping[str, str], script: str) -> Any:
     """Run `script` in a Django process configured by `env`; it prints one JSON line last."""
     code = "import django, json\ndjango.setup()\n" + script
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - our own binaries and arguments
         [sys.executable, "-c", code], cwd=ROOT, env={**os.environ, **env,
                                                     "DJANGO_SETTINGS_MODULE": "dataplatform.settings"},
         capture_output=True, text=True, timeout=180, check=False,
@@ -190,9 +190,13 @@ from django.contrib.auth.models import Group, User
 from rest_framework.authtoken.models import Token
 call_command("migrate", "--noinput", verbosity=0)
 call_command("collectstatic", "--noinput", verbosity=0)
+from django.contrib.auth.hashers import make_password
+hashed = make_password(PASSWORD)  # one slow hash for all (the same password)
 out = {}
 for name, role, superuser in USERS:
-    user = User.objects.create_user(name, password=PASSWORD, is_superuser=superuser, is_staff=superuser)
+    user = User.objects.create_user(name, is_superuser=superuser, is_staff=superuser)
+    user.password = hashed
+    user.save(update_fields=["password"])
     if role:
         user.groups.add(Group.objects.get(name=role))
     out[name] = {"pk": user.pk, "token": Token.objects.create(user=user).key}
@@ -223,7 +227,7 @@ class Instance:
     def launch(self) -> Instance:
         """Start gunicorn (from the thread that will outlive it: the child is tied to it)."""
         log = open(self.folder / f"gunicorn-{self.port}.log", "ab")  # noqa: SIM115 - the server's whole life
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # noqa: S603 - our own binaries and arguments
             [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "dataplatform.wsgi"],
             cwd=ROOT, env={**os.environ, **self.env, "GUNICORN_BIND": f"127.0.0.1:{self.port}"},
             stdout=log, stderr=log, preexec_fn=die_with_parent,
@@ -233,7 +237,8 @@ class Instance:
     def wait_serving(self) -> Instance:
         wait_for(lambda: self.process is not None and (self.process.poll() is not None or self._live()),
                  90, f"gunicorn on port {self.port}")
-        assert self.process is not None and self.process.poll() is None, f"gunicorn ended: see {self.folder}"
+        assert self.process is not None
+        assert self.process.poll() is None, f"gunicorn ended: see {self.folder}"
         return self
 
     def start(self) -> Instance:

@@ -200,7 +200,18 @@ def test_postgresql_restarted_no_500_once_it_is_back(stack: Stack) -> None:
 
     assert set(round_of_requests()) == {200}
     stack.postgres.stop()
-    stack.postgres.start()
+    try:
+        for instance in (stack.a, stack.b):
+            def unavailable(instance: Instance = instance) -> bool:
+                answer = WebClient().get(f"{instance.url}/health/ready", timeout=10)
+                return answer.status == 503 and answer.json()["checks"]["database"] == "unavailable"
+
+            wait_for(unavailable, 10, f"{instance.url} readiness saying the database is unavailable")
+        page = client.get(f"{stack.a.url}/runs/")
+        assert page.status == 503  # the page says so, with Retry-After; no 500
+        assert page.headers["Retry-After"] == "5"
+    finally:
+        stack.postgres.start()
     codes = round_of_requests()
     assert 500 not in codes
     assert set(codes) == {200}, codes

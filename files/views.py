@@ -22,6 +22,7 @@ from dataplatform.web.decorators import (
     operator_only,
     render_page,
 )
+from dataplatform.web.throttle import throttled
 from dataplatform.web.wiring import get_pipeline
 
 FILE_CHANGED_EVENT = "file-changed"
@@ -47,6 +48,7 @@ def file_page(request: HttpRequest, file_id: str) -> HttpResponse:
 @dashboard_page
 @operator_only
 @admin_action("file_retry", target="file_id")
+@throttled()
 def file_retry(request: HttpRequest, file_id: str) -> HttpResponse:
     """Put one failed file back to pending and dispatch it again."""
     try:

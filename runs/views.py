@@ -31,6 +31,7 @@ from dataplatform.web.decorators import (
     operator_only,
     render_page,
 )
+from dataplatform.web.throttle import throttled
 from dataplatform.web.wiring import get_pipeline
 from runs.forms import CancelForm, FileFilterForm, RunFilterForm
 
@@ -115,8 +116,14 @@ def run_row(request: HttpRequest, run_id: str) -> HttpResponse:
     return response
 
 
+def _wants_exact_counts(request: HttpRequest) -> bool:
+    """Exact counts read every file item of the run: they count against PAGE_ACTION_RATE."""
+    return request.GET.get("exact") == "1" or htmx_target(request) == "run-exact"
+
+
 @require_GET
 @dashboard_page
+@throttled("exact-counts", when=_wants_exact_counts)
 def run_page(request: HttpRequest, run_id: str) -> HttpResponse:
     """Everything about one run; htmx asks for the section named by HX-Target."""
     target = htmx_target(request)
@@ -209,6 +216,7 @@ def _action_done(request: HttpRequest, run_id: str, *, notice: str, level: int, 
 @dashboard_page
 @operator_only
 @admin_action("retry", target="run_id")
+@throttled()
 def run_retry(request: HttpRequest, run_id: str) -> HttpResponse:
     """Step 1 (no `confirm`): a dry run shows how many failed files would be retried.
     Step 2 (`confirm=yes`): retry them; the outcome appears in place of the actions box."""
@@ -233,6 +241,7 @@ def run_retry(request: HttpRequest, run_id: str) -> HttpResponse:
 @dashboard_page
 @operator_only
 @admin_action("cancel", target="run_id")
+@throttled()
 def run_cancel(request: HttpRequest, run_id: str) -> HttpResponse:
     """Cancel with a reason (required; it goes into the audit trail)."""
     form = CancelForm(request.POST)

@@ -44,8 +44,8 @@ def _evaluator_result(pending: Future[dict[str, Any]]) -> dict[str, Any]:
 def ready(request: HttpRequest) -> JsonResponse:
     pending = evaluator_check()
     report = get_health_checker().check()
-    body = {"status": "ok" if report.ok else "unavailable", "checks": report.checks,
-            "evaluator": _evaluator_result(pending)}
+    # `degraded` (an optional part such as the shared cache is down) is still ready: 200.
+    body = {"status": report.status, "checks": report.checks, "evaluator": _evaluator_result(pending)}
     return JsonResponse(body, status=200 if report.ok else 503)
 
 

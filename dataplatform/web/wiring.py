@@ -9,6 +9,7 @@ from django.conf import settings
 from dataplatform.pipeline.app import Pipeline, PipelineHolder
 from dataplatform.pipeline.evaluator_health import EvaluatorHealth
 from dataplatform.pipeline.health import HealthChecker
+from dataplatform.web.readiness import readiness_parts
 
 _pipelines = PipelineHolder(lambda: Pipeline(settings.PIPELINE_CONFIG))
 _lock = threading.Lock()
@@ -22,12 +23,19 @@ def get_pipeline() -> Pipeline:
 
 
 def get_health_checker() -> HealthChecker:
-    """The process's HealthChecker (its answer is cached for HEALTH_CACHE_SECONDS)."""
+    """The process's HealthChecker: both tables, the auth database and (with CACHE_URL) the
+    shared cache; its answer is cached for HEALTH_CACHE_SECONDS."""
     global _health
     if _health is None:
         with _lock:
             if _health is None:
-                _health = HealthChecker(settings.PIPELINE_CONFIG, cache_seconds=settings.HEALTH_CACHE_SECONDS)
+                parts, optional = readiness_parts()
+                _health = HealthChecker(
+                    settings.PIPELINE_CONFIG,
+                    cache_seconds=settings.HEALTH_CACHE_SECONDS,
+                    parts=parts,
+                    optional=optional,
+                )
     return _health
 
 

@@ -30,6 +30,7 @@ BENCHMARKS: list[tuple[str, str, list[str]]] = [
     ("health storm, 0.1 s window", "bench.bench_health", []),
     ("health storm, 5 s window", "bench.bench_health", ["--cache-seconds", "5"]),
     ("throughput under gunicorn", "bench.bench_throughput", []),
+    ("alert evaluator tick, 500 datasets x 7 dates", "bench.bench_evaluator", []),
 ]
 
 NOTES = """\

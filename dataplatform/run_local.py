@@ -32,12 +32,16 @@ STOP_TIMEOUT = 10.0
 @dataclass(frozen=True)
 class Process:
     """One supervised process. `once`: a task expected to end with code 0 (a long-running
-    process that ends stops everything). `after`: the name of a task that must finish first."""
+    process that ends stops everything). `after`: the name of a task that must finish first.
+    `retries`: how often a failed `once` task is started again (it must be idempotent).
+    `env`: variables set for this process only."""
 
     name: str
     argv: list[str]
     once: bool = False
     after: str | None = None
+    retries: int = 0
+    env: tuple[tuple[str, str], ...] = ()
 
 
 def processes(*, dev: bool, addr: str) -> list[Process]:
@@ -52,8 +56,11 @@ def processes(*, dev: bool, addr: str) -> list[Process]:
         web,
         # In the background: on disk every DynamoDB Local write waits for fsync, and the first
         # load writes ~11,000 items; the pages work meanwhile and fill as it goes.
-        Process("demo data", [*MANAGE, "load_demo"], once=True),
+        # Idempotent, so a load cut short (a busy machine's timeouts) is simply started again.
+        Process("demo data", [*MANAGE, "load_demo"], once=True, retries=3, env=(("DYNAMODB_READ_TIMEOUT", "30"),)),
         Process("simulator", [*MANAGE, "simulate"], after="demo data"),
+        # Raises and resolves the alerts of the simulator's missed days and stuck runs.
+        Process("evaluator", [*MANAGE, "evaluate_alerts", "--every", "30"], after="demo data"),
     ]
 
 
@@ -144,13 +151,15 @@ class Supervisor:
     def __init__(self, env: dict[str, str], plan: list[Process]) -> None:
         self.env = env
         self.once = {p.name for p in plan if p.once}
+        self.plan = {p.name: p for p in plan}
+        self.failures: dict[str, int] = {}
         self.running: dict[str, subprocess.Popen[bytes]] = {}
         self.finished: set[str] = set()
         self.stop_requested = False
 
     def start(self, process: Process) -> subprocess.Popen[bytes]:
         child = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            process.argv, env=self.env, cwd=ROOT, stdin=subprocess.DEVNULL,
+            process.argv, env={**self.env, **dict(process.env)}, cwd=ROOT, stdin=subprocess.DEVNULL,
             start_new_session=True, preexec_fn=die_with_parent,
         )
         self.running[process.name] = child
@@ -169,6 +178,12 @@ class Supervisor:
                 del self.running[name]
                 if code == 0 and name in self.once:
                     self.finished.add(name)
+                    continue
+                failures = self.failures[name] = self.failures.get(name, 0) + 1
+                if name in self.once and failures <= self.plan[name].retries:
+                    print(f"warning: {name} exited with code {code}; starting it again ({failures} of "
+                          f"{self.plan[name].retries})", file=sys.stderr)
+                    self.start(self.plan[name])
                     continue
                 print(f"error: {name} exited with code {code}; stopping everything", file=sys.stderr)
                 return 1

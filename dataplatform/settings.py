@@ -11,6 +11,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from dataplatform.pipeline.config import PipelineConfig
+from dataplatform.pipeline.notify.transports import SmtpSender
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -45,6 +46,7 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
+    "dataplatform.accounts.admin_apps.RunMonitorAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -60,15 +62,22 @@ INSTALLED_APPS = [
     "dataplatform.web",
     "dataplatform.datasets",
     "dataplatform.ops",
+    "dataplatform.notifications",
     "runs",
     "files",
+    "dataplatform.alerts",
 ]
 
 MIDDLEWARE = [
+    # First: what the rest sees of X-Forwarded-* depends on who sent them (TRUSTED_PROXIES).
+    "dataplatform.web.proxies.TrustedProxyMiddleware",
     "dataplatform.web.middleware.RequestIdMiddleware",
     "dataplatform.web.logs.AccessLogMiddleware",
     "dataplatform.web.middleware.HealthProbeMiddleware",
+    "dataplatform.web.resilience.RequestDeadlineMiddleware",
     "dataplatform.web.middleware.SecurityHeadersMiddleware",
+    "dataplatform.web.middleware.PrivateCacheMiddleware",
+    "dataplatform.web.middleware.FormCharsetMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -78,6 +87,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "dataplatform.web.resilience.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "dataplatform.urls"
@@ -103,22 +113,50 @@ if not DATABASE_URL:
     # Local default: SQLite under var/ (created here so any manage.py command works on a fresh clone).
     (BASE_DIR / "var").mkdir(exist_ok=True)
     DATABASE_URL = f"sqlite:///{BASE_DIR / 'var' / 'auth.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# Persistent connections, checked before reuse: a restarted PostgreSQL costs a reconnect, not a 500.
+DATABASE_CONN_MAX_AGE = int(os.environ.get("DATABASE_CONN_MAX_AGE", "").strip() or 60)
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True)
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several gunicorn workers share the file: writers queue (IMMEDIATE, 20 s busy timeout)
+    # instead of failing on a lock upgrade, and WAL lets readers go on while one writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL",
+    })
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A PostgreSQL that does not answer fails the request (and readiness) fast instead of hanging it.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "").strip() or 2)
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Rate-limit counters: per process by default; a shared Redis when several instances run.
+# The shared cache (Redis) when several instances run: sessions (cached_db) and rate-limit
+# counters. Its outages degrade, never fail: see dataplatform/web/cache.py.
 CACHE_URL = os.environ.get("CACHE_URL", "").strip()
 if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://")):
     raise ImproperlyConfigured("CACHE_URL must be a redis:// or rediss:// URL.")
+CACHE_TIMEOUT_SECONDS = float(os.environ.get("CACHE_TIMEOUT_SECONDS", "").strip() or 0.5)
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    "default": {
+        "BACKEND": "dataplatform.web.cache.ResilientRedisCache",
+        "LOCATION": CACHE_URL,
+        "OPTIONS": {
+            "socket_connect_timeout": CACHE_TIMEOUT_SECONDS,
+            "socket_timeout": CACHE_TIMEOUT_SECONDS,
+            # After a failure the cache is skipped for this long (one probe per process then).
+            "retry_after_seconds": 5.0,
+        },
+    }
     if CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "run-monitor"}
 }
 
 # Sessions are read from the cache when it is shared (Redis): one SQL query less per page.
 # A per-process cache would keep serving a session another worker has ended, so without
-# CACHE_URL sessions stay in the database only.
+# CACHE_URL sessions stay in the database only. `manage.py clearsessions` removes expired ones.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db" if CACHE_URL else "django.contrib.sessions.backends.db"
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 
@@ -150,6 +188,42 @@ AWS_CONSOLE_URL = os.environ.get("AWS_CONSOLE_URL", "https://console.aws.amazon.
 POLL_INTERVAL_SECONDS = float(os.environ.get("POLL_INTERVAL_SECONDS", "5").strip() or 5)
 if not 0.2 <= POLL_INTERVAL_SECONDS <= 300:
     raise ImproperlyConfigured("POLL_INTERVAL_SECONDS must be between 0.2 and 300.")
+
+# Alerts (dataplatform.alerts): scrapers read /metrics with `Authorization: Bearer <METRICS_TOKEN>`
+# (empty: only viewers' tokens and sessions); /health/ calls the evaluator degraded past EVALUATOR_STALE_SECONDS.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+if METRICS_TOKEN and len(METRICS_TOKEN) < 24:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 24 characters (or empty to turn it off).")
+EVALUATOR_STALE_SECONDS = float(os.environ.get("EVALUATOR_STALE_SECONDS", "").strip() or 300)
+# How often the attention page (/) refreshes itself (one htmx request per interval).
+ATTENTION_POLL_SECONDS = max(2, int(os.environ.get("ATTENTION_POLL_SECONDS", "").strip() or 15))
+# SMTP for email channels: Django's names, parsed by the same code as the Lambda's sender; no EMAIL_HOST = no email.
+try:
+    _smtp = SmtpSender.from_env()
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from exc
+EMAIL_HOST = _smtp.host if _smtp else ""
+if _smtp is not None:
+    EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = _smtp.port, _smtp.username or "", _smtp.password or ""
+    EMAIL_USE_TLS, EMAIL_USE_SSL, EMAIL_TIMEOUT, DEFAULT_FROM_EMAIL = (
+        _smtp.use_tls, _smtp.use_ssl, int(_smtp.timeout), _smtp.from_address
+    )
+# Rate limits (fixed windows, "N/sec|min|hour|day"): counters in the shared cache with
+# CACHE_URL, else in the auth database (RateCounter), so they hold across worker processes.
+# A counter store that fails lets requests through with a warning (fail open).
+RATE_LIMIT_STORE = "cache" if CACHE_URL else "database"
+LOGIN_RATE_PER_ACCOUNT = os.environ.get("LOGIN_RATE_PER_ACCOUNT", "").strip() or "5/min"
+LOGIN_RATE_PER_ADDRESS = os.environ.get("LOGIN_RATE_PER_ADDRESS", "").strip() or "20/min"
+PAGE_ACTION_RATE = os.environ.get("PAGE_ACTION_RATE", "").strip() or "30/min"
+
+# Proxies (addresses or networks) whose X-Forwarded-For/-Proto are believed; from anyone
+# else those headers are dropped before Django sees them.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+if TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# A read request gives up on the store after this long (503 + Retry-After); 0 = no deadline.
+REQUEST_DEADLINE_SECONDS = float(os.environ.get("REQUEST_DEADLINE_SECONDS", "").strip() or 10)
 
 REST_FRAMEWORK: dict[str, object] = {
     "DEFAULT_RENDERER_CLASSES": [
@@ -189,8 +263,32 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RunStatusEnum": "dataplatform.api.fields.RUN_STATUSES",
         "FileStatusEnum": "dataplatform.api.fields.FILE_STATUSES",
+        "EnvironmentEnum": "dataplatform.api.fields.ENVIRONMENTS",
+        "AlertKindEnum": "dataplatform.api.fields.ALERT_KINDS",
+        "AlertStateEnum": "dataplatform.api.fields.ALERT_STATES",
+        "ExpectationStateEnum": "dataplatform.api.fields.EXPECTATION_STATES",
+        "ChannelKindEnum": "dataplatform.api.fields.CHANNEL_KINDS",
     },
 }
+
+# Email for notification channels of kind "email" and their test messages: Django's backend,
+# SMTP from the environment (the Lambda's SmtpSender reads the same names). No EMAIL_HOST = no email.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "").strip() or "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "").strip()
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", default=False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive; set one.")
+try:
+    _email_port_default = 465 if EMAIL_USE_SSL else 587 if EMAIL_USE_TLS else 25
+    EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "").strip() or _email_port_default)
+    EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "").strip() or 10)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"EMAIL_PORT and EMAIL_TIMEOUT must be numbers: {exc}") from exc
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "").strip()
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "").strip() or "run-monitor@localhost"
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
 # JSON lines (one object per line, request id, no secrets) by default; "plain" for a terminal.
@@ -226,7 +324,6 @@ if PRODUCTION:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 50 random characters in production.")
     if not os.environ.get("DJANGO_ALLOWED_HOSTS", "").strip():
         raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must list the public host names in production.")
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
     SECURE_REDIRECT_EXEMPT = [r"^health/"]
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000") or 31536000)

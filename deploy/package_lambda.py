@@ -1,12 +1,16 @@
 """Build the Lambda zip: the Django-free core plus requirements-lambda.txt, reproducibly.
 
-Target: the `python3.11` runtime on `x86_64` (manylinux2014 wheels, CPython 3.11 ABI), the same
-interpreter the project and its tests use. Same inputs (code, requirements, wheels) give the
-same bytes: entries sorted, one fixed timestamp (SOURCE_DATE_EPOCH when set, else 1980-01-01),
-fixed permissions, no .pyc (Lambda compiles in memory at cold start; bytecode is not reproducible
-across builds), no install records (RECORD, INSTALLER, REQUESTED, direct_url.json, scripts).
+Target: the `python3.12` runtime on `x86_64` (Amazon Linux 2023, glibc 2.34: manylinux wheels
+up to manylinux_2_34, CPython 3.12 ABI). Not python3.11: that runtime runs on Amazon Linux 2
+(glibc 2.26), which the pinned numpy's wheels (manylinux_2_27+) do not support, and it is past its
+deprecation date (2026-06-30). The core is plain Python 3.11+ code, so it runs unchanged on 3.12.
 
-    bin/package-lambda [--output dist/run-monitor-lambda.zip] [--requirements requirements-lambda.txt]
+Same inputs (code, requirements, wheels) give the same bytes: entries sorted, one fixed timestamp
+(SOURCE_DATE_EPOCH when set, else 1980-01-01), fixed permissions, no .pyc (Lambda compiles in
+memory at cold start; bytecode is not reproducible across builds), no install records (RECORD,
+INSTALLER, REQUESTED, direct_url.json, scripts).
+
+    bin/package-lambda [--output dist/run-monitor-lambda-python3.12-x86_64.zip] [--requirements FILE]
 """
 
 from __future__ import annotations
@@ -23,10 +27,13 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNTIME = "python3.11"
+RUNTIME = "python3.12"
 ARCHITECTURE = "x86_64"
-PIP_PLATFORM = ["--platform", "manylinux2014_x86_64", "--python-version", "3.11", "--implementation", "cp",
-                "--abi", "cp311"]
+GLIBC_MINOR = 34  # Amazon Linux 2023
+# Every manylinux tag the runtime's glibc satisfies (pip does not widen an explicit --platform).
+PLATFORMS = ["manylinux2014_x86_64", *(f"manylinux_2_{minor}_x86_64" for minor in range(17, GLIBC_MINOR + 1))]
+PIP_PLATFORM = [*(arg for tag in PLATFORMS for arg in ("--platform", tag)), "--python-version", "3.12",
+                "--implementation", "cp", "--abi", "cp312"]
 DEFAULT_OUTPUT = ROOT / "dist" / f"run-monitor-lambda-{RUNTIME}-{ARCHITECTURE}.zip"
 # Describe an installation, not the package; their content can name local paths.
 INSTALL_RECORDS = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
@@ -91,7 +98,7 @@ def write_zip(source: Path, output: Path) -> None:
             info.create_system = 3  # Unix, so the permission bits below are honoured
             info.external_attr = 0o100644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes(), compresslevel=9)
+            archive.writestr(info, path.read_bytes(), compresslevel=6)
     partial.replace(output)
 
 

@@ -13,7 +13,16 @@ from django_htmx.http import trigger_client_event
 from dataplatform.pipeline import selectors, services
 from dataplatform.pipeline.errors import InvalidTransition, ValidationFailed
 from dataplatform.pipeline.states import FileStatus
-from dataplatform.web.decorators import actor_for, dashboard_page, is_htmx, is_operator, operator_only, render_page
+from dataplatform.web.decorators import (
+    actor_for,
+    admin_action,
+    dashboard_page,
+    is_htmx,
+    is_operator,
+    operator_only,
+    render_page,
+)
+from dataplatform.web.throttle import throttled
 from dataplatform.web.wiring import get_pipeline
 
 FILE_CHANGED_EVENT = "file-changed"
@@ -38,6 +47,8 @@ def file_page(request: HttpRequest, file_id: str) -> HttpResponse:
 @require_POST
 @dashboard_page
 @operator_only
+@admin_action("file_retry", target="file_id")
+@throttled()
 def file_retry(request: HttpRequest, file_id: str) -> HttpResponse:
     """Put one failed file back to pending and dispatch it again."""
     try:

@@ -91,7 +91,7 @@ class RunViewSet(PipelineViewSet):
         return self.page_response(page, RunSerializer)
 
     def create(self, request: Request) -> Response:
-        body = self.parse_body(TriggerSerializer)
+        body = self.parse_action_body(TriggerSerializer, action="trigger")
         result = services.run_trigger(self.pipeline, request=body, actor=self.actor())
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         return Response(represent(RunSerializer, result.run), status=code)

@@ -8,7 +8,6 @@ from runs.api import RunViewSet
 from runs.search import SearchViewSet, search_page
 
 urlpatterns: list[URLPattern | URLResolver] = [
-    path("", views.runs_page, name="home"),
     path("runs/", views.runs_page, name="runs-page"),
     path("runs/poll/", views.runs_poll, name="runs-poll"),
     path("search/", search_page, name="search-page"),

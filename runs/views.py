@@ -25,6 +25,8 @@ from dataplatform.pipeline.states import RUN_IN_FLIGHT, FileStatus, run_accepts_
 from dataplatform.pipeline.triage import FailureGroup
 from dataplatform.web.decorators import (
     actor_for,
+    admin_action,
+    audit_page_refusal,
     dashboard_page,
     htmx_target,
     is_htmx,
@@ -32,6 +34,7 @@ from dataplatform.web.decorators import (
     operator_only,
     render_page,
 )
+from dataplatform.web.throttle import throttled
 from dataplatform.web.wiring import get_pipeline
 from runs.forms import ALL_FILES, CancelForm, FileFilterForm, RunFilterForm
 
@@ -165,8 +168,14 @@ def runs_poll(request: HttpRequest) -> HttpResponse:
 # ---------------------------------------------------------------------------- one run
 
 
+def _wants_exact_counts(request: HttpRequest) -> bool:
+    """Exact counts read every file item of the run: they count against PAGE_ACTION_RATE."""
+    return request.GET.get("exact") == "1" or htmx_target(request) == "run-exact"
+
+
 @require_GET
 @dashboard_page
+@throttled("exact-counts", when=_wants_exact_counts)
 def run_page(request: HttpRequest, run_id: str) -> HttpResponse:
     """Everything about one run; htmx asks for the section named by HX-Target."""
     target = htmx_target(request)
@@ -338,6 +347,8 @@ def _plural(n: int, word: str) -> str:
 @require_POST
 @dashboard_page
 @operator_only
+@admin_action("retry", target="run_id")
+@throttled()
 def run_retry(request: HttpRequest, run_id: str) -> HttpResponse:
     """Step 1 (no `confirm`): a dry run shows how many failed files would be retried.
     Step 2 (`confirm=yes`): retry them; the outcome appears in place of the actions box."""
@@ -382,6 +393,7 @@ def run_redispatch(request: HttpRequest, run_id: str) -> HttpResponse:
 
 @require_POST
 @dashboard_page
+@throttled("exact-counts")
 def run_recount(request: HttpRequest, run_id: str) -> HttpResponse:
     """Count the run's files in FileTable now and repair drifted counters (any role: it only
     makes the shown counts true)."""
@@ -400,11 +412,15 @@ def run_recount(request: HttpRequest, run_id: str) -> HttpResponse:
 @require_POST
 @dashboard_page
 @operator_only
+@admin_action("cancel", target="run_id")
+@throttled()
 def run_cancel(request: HttpRequest, run_id: str) -> HttpResponse:
     """Cancel with a reason (required; it goes into the audit trail)."""
     form = CancelForm(request.POST)
     if not form.is_valid():
         notice = " ".join(form.errors.get("reason", ["The reason is not valid."]))
+        audit_page_refusal(request, reason="invalid request",
+                           detail={"error": "invalid", "fields": sorted(form.errors)})
         return _action_done(request, run_id, notice=notice, level=messages.ERROR)
     try:
         run: Run = services.run_cancel(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import moto  # noqa: F401 - registers moto's hook before the core's shared boto3 session exists
 import pytest
 
 from dataplatform.pipeline.app import Pipeline
@@ -19,6 +20,16 @@ from dataplatform.pipeline.engine import DynamoDBLocal
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing() -> None:
+    """Hash test passwords with a cheap hasher: PBKDF2's 1,000,000 rounds cost ~0.5 s per
+    user on this machine, and most tests make a user or two. Servers that tests start in
+    subprocesses (gunicorn) keep the production hashers."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def unique_config(**overrides: object) -> PipelineConfig:

@@ -107,7 +107,7 @@ def _first_code(exc: exceptions.APIException) -> str:
 
 
 def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith(API_PREFIX)
+    return request.path.startswith(API_PREFIX) or request.path == API_PREFIX.rstrip("/")
 
 
 def _json_error(request: HttpRequest, status_code: int, detail: str, code: str) -> JsonResponse:
@@ -119,6 +119,8 @@ def _json_error(request: HttpRequest, status_code: int, detail: str, code: str) 
 @csrf_exempt  # it changes nothing; a CSRF refusal would be an HTML page under /api/
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     """Catch-all route under /api/v1/: an unknown URL is a JSON 404 whatever DEBUG says."""
+    if not request.path.startswith("/api/v1/"):
+        return _json_error(request, 404, "No such API endpoint: the admin API is under /api/v1/.", "not_found")
     return _json_error(request, 404, "No such API endpoint.", "not_found")
 
 

@@ -15,7 +15,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from dataplatform.pipeline.models import parse_business_date
+from dataplatform.pipeline.alerts import AlertState
+from dataplatform.pipeline.expectations import AlertKind, ExpectationState
+from dataplatform.pipeline.models import Environment, parse_business_date
 from dataplatform.pipeline.states import FileStatus, RunStatus
 
 CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -116,3 +118,8 @@ class StrictSerializer(serializers.Serializer):  # type: ignore[type-arg]
 # Choice lists of the API (also named in SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
 RUN_STATUSES = [member.value for member in RunStatus]
 FILE_STATUSES = [member.value for member in FileStatus]
+ENVIRONMENTS = [member.value for member in Environment]
+ALERT_KINDS = [member.value for member in AlertKind]
+ALERT_STATES = [member.value for member in AlertState]
+EXPECTATION_STATES = [member.value for member in ExpectationState]
+CHANNEL_KINDS = ["webhook", "slack", "email"]

@@ -76,6 +76,8 @@ class CalendarDaySerializer(serializers.Serializer):  # type: ignore[type-arg]
     runId = serializers.CharField(allow_null=True)
     expected = serializers.BooleanField()
     runs = serializers.IntegerField(help_text="Number of runs for this business date.")
+    state = serializers.CharField(allow_null=True, help_text="Expectation state (SPEC section 9); null: no schedule.")
+    reason = serializers.CharField(allow_null=True, help_text="Why a skipped date is skipped.")
 
 
 class CalendarSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -119,7 +121,7 @@ class DatasetViewSet(PipelineViewSet):
             "datasetName": name,
             "results": [
                 {"businessDate": day.business_date, "status": day.status, "runId": day.run_id,
-                 "expected": day.expected, "runs": day.runs}
+                 "expected": day.expected, "runs": day.runs, "state": day.state, "reason": day.reason}
                 for day in days
             ],
         }

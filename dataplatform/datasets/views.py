@@ -62,6 +62,7 @@ def dataset_page(request: HttpRequest, name: str) -> HttpResponse:
     start, end = selectors.calendar_window(days=days)
     pipeline = get_pipeline()
     dataset = selectors.dataset_get(pipeline, name=name)  # NotFound: the decorator's 404
+    # Days coloured by the expectation state of `?environment=` (default: the dataset's own).
     environment = environment or dataset.environment.value
     calendar = selectors.dataset_calendar(pipeline, name=name, start=start, end=end, environment=environment)
     context: dict[str, Any] = {
@@ -76,6 +77,8 @@ def dataset_page(request: HttpRequest, name: str) -> HttpResponse:
         "day_choices": [7, 30, 90],
         "weekday_names": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
         "legend": ["success", "failed", "processing", "dispatched", "pending", "cancelled", "missing", "none"],
+        "state_legend": ["met", "met_late", "running", "awaiting", "upcoming", "late", "stuck", "failed", "missing",
+                         "skipped"],
     }
     return render_page(request, "datasets/dataset_calendar.html", context, partial="calendar")
 

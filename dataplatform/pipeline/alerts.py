@@ -20,7 +20,9 @@ guard     ``alertId`` = ``open#<dataset>#<environment>#<businessDate>#<kind>``, 
           episode; it has no ``state``/``openedAt``/``datasetName``/``runId``, so it is in no index.
 heartbeat ``alertId`` = ``evaluator#heartbeat``: ``lastTickAt``, ``durationMs``, counts.
 snapshot  ``alertId`` = ``evaluator#snapshot``: ``takenAt`` and ``data`` (JSON text) with the
-          gauge values /metrics serves (one GetItem).
+          gauge values /metrics serves, and ``n#<channel kind>#<outcome>`` numbers: the
+          notification attempt counters (ADD only) behind runmon_notifications_total. /metrics
+          reads all of it with one GetItem.
 
 GSIs: ``state-openedAt-index`` (HASH state, RANGE openedAt), ``datasetName-openedAt-index``
 (HASH datasetName, RANGE openedAt), ``runId-openedAt-index`` (HASH runId, RANGE openedAt; only
@@ -46,15 +48,19 @@ and ``alertId-createdAt-index``. Everything after the item exists belongs to the
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 from pydantic import Field
 
+from .audit import Outcome
 from .config import PipelineConfig
 from .cursor import CursorCodec
 from .dynamo import (
@@ -67,14 +73,20 @@ from .dynamo import (
     serialize,
     unavailable_as_domain_error,
 )
-from .errors import InvalidTransition, NotFound, StoreUnavailable, ValidationFailed
+from .errors import InvalidTransition, NotFound, PipelineError, StoreUnavailable, ValidationFailed
 from .expectations import AlertKind, parse_environment
 from .models import BusinessDate, DatasetName, Environment, UtcTimestamp, _Item
 from .schema import ALERT_DATASET_INDEX, ALERT_RUN_INDEX, ALERT_STATE_INDEX, page_keys
-from .timeutil import format_ts, parse_ts
+from .timeutil import format_ts, parse_ts, utc_now
+
+if TYPE_CHECKING:
+    from .app import Pipeline
+    from .services import Actor
 
 HEARTBEAT_ID = "evaluator#heartbeat"
 SNAPSHOT_ID = "evaluator#snapshot"
+# Attributes of the snapshot item counting notification attempts: n#<channel kind>#<outcome>.
+COUNTER_PREFIX = "n#"
 MAX_NOTE_LENGTH = 1000
 # TransactionConflict: another transaction touches the same item right now; retry briefly.
 TRANSACTION_ATTEMPTS = 6
@@ -341,19 +353,29 @@ class AlertRepository:
         return Alert.from_item(item)
 
     def list_by_state(
-        self, state: AlertState | str, *, limit: int = 50, cursor: str | None = None
+        self,
+        state: AlertState | str,
+        *,
+        kind: AlertKind | str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
     ) -> Page[Alert]:
-        """Episodes in one state, newest opened first (state-openedAt-index)."""
+        """Episodes in one state, newest opened first (state-openedAt-index), optionally of
+        one kind (a filter: pages follow LastEvaluatedKey until full)."""
         value = _state(state)
+        wanted_kind = _kind(kind) if kind is not None else None
         expr = Expr()
-        request = {
+        request: dict[str, Any] = {
             "IndexName": ALERT_STATE_INDEX,
             "KeyConditionExpression": f"{expr.name('state')} = {expr.value(value.value)}",
             "ScanIndexForward": False,
-            **expr.kwargs(),
         }
+        if wanted_kind is not None:
+            request["FilterExpression"] = f"{expr.name('kind')} = {expr.value(wanted_kind.value)}"
+        request.update(expr.kwargs())
+        params = {"state": value.value, "alertKind": wanted_kind}
         return self.table.query_page(
-            kind="alerts-by-state", params={"state": value.value}, request=request, limit=limit, cursor=cursor,
+            kind="alerts-by-state", params=params, request=request, limit=limit, cursor=cursor,
             load=Alert.from_item,
         )
 
@@ -376,12 +398,14 @@ class AlertRepository:
         *,
         state: AlertState | str | None = None,
         environment: Environment | str | None = None,
+        kind: AlertKind | str | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page[Alert]:
         """Episodes of one dataset, newest opened first (datasetName-openedAt-index),
-        optionally only one state and/or environment."""
+        optionally only one state, environment and/or kind."""
         wanted = _state(state) if state is not None else None
+        wanted_kind = _kind(kind) if kind is not None else None
         env = parse_environment(environment)
         expr = Expr()
         request: dict[str, Any] = {
@@ -394,10 +418,12 @@ class AlertRepository:
             filters.append(f"{expr.name('state')} = {expr.value(wanted.value)}")
         if env is not None:
             filters.append(f"{expr.name('environment')} = {expr.value(env.value)}")
+        if wanted_kind is not None:
+            filters.append(f"{expr.name('kind')} = {expr.value(wanted_kind.value)}")
         if filters:
             request["FilterExpression"] = " AND ".join(filters)
         request.update(expr.kwargs())
-        params = {"dataset": dataset_name, "state": wanted, "env": env}
+        params = {"dataset": dataset_name, "state": wanted, "env": env, "alertKind": wanted_kind}
         return self.table.query_page(
             kind="alerts-by-dataset", params=params, request=request, limit=limit, cursor=cursor, load=Alert.from_item
         )
@@ -448,20 +474,82 @@ class AlertRepository:
         return item
 
     def write_snapshot(self, now: datetime, data: dict[str, Any]) -> bool:
-        """The gauge values of the tick evaluated as of `now` (JSON text in one item)."""
-        return self._put_newer(SNAPSHOT_ID, "takenAt", now, {"data": json.dumps(data, sort_keys=True)})
+        """The gauge values of the tick evaluated as of `now` (JSON text in one item), unless a
+        tick of a later instant already wrote them. An UpdateItem that SETs only ``takenAt``
+        and ``data``, so the notification counters kept on the same item survive."""
+        expr = Expr()
+        stamp = format_ts(now)
+        condition = f"attribute_not_exists({expr.name('takenAt')}) OR {expr.name('takenAt')} <= {expr.value(stamp)}"
+        update = f"SET {expr.name('takenAt')} = {expr.value(stamp)}, {expr.name('data')} = " \
+                 f"{expr.value(json.dumps(data, sort_keys=True))}"
+        try:
+            self.table.call(
+                "update_item", Key=serialize({"alertId": SNAPSHOT_ID}), UpdateExpression=update,
+                ConditionExpression=condition, **expr.kwargs(),
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def add_notification_counts(self, outcomes: Mapping[tuple[str, str], int]) -> None:
+        """Add a sender tick's attempt outcomes per (channel kind, outcome) to the counters
+        behind ``runmon_notifications_total`` (one UpdateItem with ADD: atomic, so any number
+        of senders count into the same item; counters only grow)."""
+        counts = {
+            f"{COUNTER_PREFIX}{kind}#{outcome}": int(n)
+            for (kind, outcome), n in sorted(outcomes.items())
+            if n > 0 and _is_label(kind) and _is_label(outcome)
+        }
+        if not counts:
+            return
+        expr = Expr()
+        self.table.call(
+            "update_item", Key=serialize({"alertId": SNAPSHOT_ID}), UpdateExpression=expr.update(add_values=counts),
+            **expr.kwargs(),
+        )
 
     def snapshot(self) -> dict[str, Any] | None:
-        """The last metrics snapshot (``takenAt`` and the data), or None (one GetItem)."""
+        """The last metrics snapshot, or None when none was ever written (one GetItem): the
+        gauge data with ``takenAt`` (absent when only counters exist yet) and
+        ``notifications``, the counters as ``[{"channelKind", "outcome", "count"}]``."""
         item = self.table.get({"alertId": SNAPSHOT_ID})
         if item is None:
             return None
+        out: dict[str, Any] = {}
         try:
-            data = json.loads(str(item["data"]))
-            taken = parse_ts(str(item["takenAt"]))
-        except (KeyError, ValueError):
-            return None
-        return {"takenAt": taken, **data} if isinstance(data, dict) else None
+            data = json.loads(str(item["data"])) if "data" in item else {}
+            if isinstance(data, dict):
+                out.update(data)
+            if "takenAt" in item:
+                out["takenAt"] = parse_ts(str(item["takenAt"]))
+        except ValueError:
+            out = {}  # unreadable gauges (a hand edit): served as absent, the counters still count
+        notifications = []
+        for name, value in sorted(item.items()):
+            if not name.startswith(COUNTER_PREFIX):
+                continue
+            kind, _, outcome = name.removeprefix(COUNTER_PREFIX).partition("#")
+            if kind and outcome and isinstance(value, int | float | Decimal):
+                notifications.append({"channelKind": kind, "outcome": outcome, "count": int(value)})
+        out["notifications"] = notifications
+        return out
+
+
+def _is_label(value: str) -> bool:
+    # Counter names come from channel kinds and outcomes: short words, never user text.
+    return bool(value) and len(value) <= 32 and value.replace("_", "").isalnum()
+
+
+def _kind(value: AlertKind | str) -> AlertKind:
+    try:
+        return AlertKind(value)
+    except ValueError as exc:
+        allowed = ", ".join(k.value for k in AlertKind)
+        raise ValidationFailed(
+            f"kind must be one of {allowed}.", fields={"kind": f"{value!r} is not one of {allowed}"}
+        ) from exc
 
 
 def _state(value: AlertState | str) -> AlertState:
@@ -472,3 +560,43 @@ def _state(value: AlertState | str) -> AlertState:
         raise ValidationFailed(
             f"state must be one of {allowed}.", fields={"state": f"{value!r} is not one of {allowed}"}
         ) from exc
+
+
+def alert_ack(p: Pipeline, *, alert_id: str, note: str | None, actor: Actor, now: datetime | None = None) -> Alert:
+    """Acknowledge an episode for `actor` (repeats stop; the episode stays active until its
+    condition clears). One audit record per call, allowed or refused (unknown alert,
+    resolved alert, invalid note); an ack of an acknowledged episode is allowed and changes
+    nothing (``noop``)."""
+    moment = now or utc_now()
+    target = f"alert#{alert_id}"
+    try:
+        before = p.alerts.get(alert_id, consistent=True)
+        alert = p.alerts.ack(alert_id, by=actor.name, now=moment, note=note)
+    except PipelineError as exc:
+        _audit_ack(p, actor, target, alert_id, "refused", error=exc, note=note)
+        raise
+    noop = before.state is AlertState.ACKNOWLEDGED
+    _audit_ack(p, actor, target, alert_id, "allowed", note=note, detail={
+        "noop": noop, "kind": alert.kind.value, "datasetName": alert.dataset_name,
+        "environment": alert.environment.value, "businessDate": alert.business_date.isoformat(),
+        "runId": alert.run_id,
+    })
+    return alert
+
+
+def _audit_ack(
+    p: Pipeline, actor: Actor, target: str, alert_id: str, outcome: Outcome, *, note: str | None,
+    error: PipelineError | None = None, detail: dict[str, Any] | None = None,
+) -> None:
+    info = dict(detail or {})
+    if error is not None:
+        info.update({"error": error.code, "message": error.message})
+    reason = note if isinstance(note, str) and note else (error.message if error is not None else None)
+    try:
+        p.audit.record(
+            target_id=target, actor=actor.name, action="ack", target=f"alert:{alert_id}", outcome=outcome,
+            reason=reason, detail=info, request_id=actor.request_id,
+        )
+    except (PipelineError, ClientError):
+        # The ack stands (or stays refused); its log line went out before the write failed.
+        logging.getLogger("dataplatform.audit").exception("audit record of ack on %s could not be stored", alert_id)

@@ -17,13 +17,43 @@ from .config import PipelineConfig
 from .cursor import CursorCodec
 from .dynamo import Expr, Page, Table, is_condition_failure, serialize
 from .errors import PipelineError
-from .models import MAX_REASON_LENGTH, OptionalJsonMap, UtcTimestamp, _Item
+from .models import MAX_REASON_LENGTH, OptionalJsonMap, UtcTimestamp, _Item, to_plain
 from .schema import page_keys
+from .storable import MAX_SORT_KEY_BYTES, key_fits, readable_text
 from .timeutil import format_ts, utc_now
 
 logger = logging.getLogger("dataplatform.audit")
 
 Outcome = Literal["allowed", "refused"]
+# Target ids that cannot be a key (too long, empty, broken Unicode) are filed under this one.
+UNKEYABLE_TARGET = "-"
+MAX_TARGET_LENGTH = 300
+
+
+def _shown(value: str, limit: int) -> str:
+    """`value` made safe to store and show: valid Unicode, at most `limit` characters."""
+    text = readable_text(value)
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+MAX_DETAIL_BYTES = 8 * 1024
+
+
+def _bounded_detail(detail: dict[str, Any] | None) -> dict[str, Any] | None:
+    """`detail` as stored: valid Unicode, at most MAX_DETAIL_BYTES of JSON (a refusal naming
+    thousands of bad fields keeps the first 20 names) so the audit item always fits."""
+    if detail is None:
+        return None
+    plain: dict[str, Any] = to_plain(detail)
+    if len(json.dumps(plain, default=str).encode()) <= MAX_DETAIL_BYTES:
+        return plain
+    fields = plain.get("fields")
+    names = sorted(str(name) for name in fields)[:20] if isinstance(fields, dict | list) else []
+    return {
+        "error": str(plain.get("error", ""))[:100],
+        "fields": [_shown(name, 100) for name in names],
+        "truncated": True,
+    }
 
 
 class AuditRecord(_Item):
@@ -92,17 +122,21 @@ class AuditRepository:
         (the write then raises StoreUnavailable to the caller). `store=False` only logs: for
         refusals of invalid input, which must leave every table untouched."""
         at = utc_now()
+        # A refusal may name an id that cannot exist (a junk URL, a 5,000-character id): it
+        # is still recorded, under "-" with the id shortened in `target`.
+        if not key_fits(target_id, limit=MAX_SORT_KEY_BYTES) or len(target_id) > MAX_TARGET_LENGTH:
+            target_id = UNKEYABLE_TARGET
         entry = AuditRecord.model_validate(
             {
                 "targetId": target_id,
                 "eventId": f"{format_ts(at)}#{uuid.uuid4().hex}",
                 "at": at,
-                "actor": actor,
+                "actor": _shown(actor, MAX_TARGET_LENGTH),
                 "action": action,
-                "target": target,
-                "reason": reason[:MAX_REASON_LENGTH] if reason else None,
+                "target": _shown(target, MAX_TARGET_LENGTH),
+                "reason": _shown(reason, MAX_REASON_LENGTH) if reason else None,
                 "outcome": outcome,
-                "detail": detail,
+                "detail": _bounded_detail(detail),
                 "requestId": request_id,
             }
         )

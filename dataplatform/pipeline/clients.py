@@ -9,6 +9,7 @@ import boto3
 from botocore.config import Config
 
 from .config import PipelineConfig
+from .deadline import enforce
 from .metrics import instrument
 
 _lock = threading.Lock()
@@ -48,8 +49,9 @@ def _make(service: str, config: PipelineConfig) -> Any:
         # Local engines accept any credentials; real AWS uses the normal credential chain.
         kwargs["endpoint_url"] = config.endpoint_url
     client = new_client(service, **kwargs)
-    # Count DynamoDB calls and latency per request (logged by the web tier, used by benchmarks).
-    return instrument(client) if service == "dynamodb" else client
+    # Count DynamoDB calls and latency per request (logged by the web tier, used by benchmarks),
+    # and stop starting attempts once the request's deadline (if any) has passed.
+    return enforce(instrument(client)) if service == "dynamodb" else client
 
 
 def get_client(service: str, config: PipelineConfig) -> Any:

@@ -44,6 +44,8 @@ class PipelineConfig:
     endpoint_url: str | None = None
     # Local default only; deployments set CURSOR_SECRET or DJANGO_SECRET_KEY.
     cursor_secret: str = "local-development-cursor-secret"  # noqa: S105
+    # Direct construction (tests, scripts on a loaded local engine) keeps roomier timeouts;
+    # deployments read DYNAMODB_* from the environment (from_env: 1 s, 3 s, 2 attempts).
     connect_timeout: float = 2.0
     read_timeout: float = 5.0
     max_attempts: int = 3
@@ -85,9 +87,10 @@ class PipelineConfig:
             cursor_secret=env.get("CURSOR_SECRET", "").strip()
             or env.get("DJANGO_SECRET_KEY", "").strip()
             or "local-development-cursor-secret",
-            connect_timeout=_float(env, "DYNAMODB_CONNECT_TIMEOUT", 2.0),
-            read_timeout=_float(env, "DYNAMODB_READ_TIMEOUT", 5.0),
-            max_attempts=_int(env, "DYNAMODB_MAX_ATTEMPTS", 3, 1, 10),
+            # Deployed budget of one call against a hung store: 2 x (1 + 3) s plus backoff.
+            connect_timeout=_float(env, "DYNAMODB_CONNECT_TIMEOUT", 1.0),
+            read_timeout=_float(env, "DYNAMODB_READ_TIMEOUT", 3.0),
+            max_attempts=_int(env, "DYNAMODB_MAX_ATTEMPTS", 2, 1, 10),
             max_pool_connections=max(threads * 2, 10),
             worker_threads=threads,
             dispatcher=dispatcher,

@@ -87,6 +87,7 @@ from .dynamo import Expr, Page, Table, error_code, is_condition_failure, seriali
 from .errors import NotFound, StoreUnavailable, ValidationFailed
 from .models import DatasetName, Environment, parse_business_date, to_plain, validate_location
 from .schema import page_keys
+from .storable import MAX_SORT_KEY_BYTES, key_fits
 from .timeutil import format_ts, parse_ts, utc_now
 
 DATASET_PK = "DATASET"
@@ -397,7 +398,9 @@ class DatasetRepository:
         self.table = Table(client, config.dataset_table, codec, page_keys(config, config.dataset_table))
 
     def get(self, name: str) -> DatasetConfig:
-        """The dataset called `name`; NotFound if it is not registered."""
+        """The dataset called `name`; NotFound if it is not registered (or cannot be a key)."""
+        if not key_fits(name, limit=MAX_SORT_KEY_BYTES):
+            raise NotFound(f"Dataset {name[:64]!r} is not registered.")
         item = self.table.get({"pk": DATASET_PK, "datasetName": name})
         if item is None:
             raise NotFound(f"Dataset {name!r} is not registered.")
@@ -436,6 +439,14 @@ class DatasetRepository:
                 return False
             raise
         return True
+
+    def registered_at(self, name: str) -> datetime | None:
+        """When `name` was first registered (one GetItem), or None (unrecorded or unreadable)."""
+        item = self.table.get({"pk": REGISTERED_PK, "datasetName": name})
+        try:
+            return parse_ts(str(item["registeredAt"])) if item else None
+        except (KeyError, ValueError):
+            return None  # a damaged record must not break a read
 
     def registrations(self) -> dict[str, datetime]:
         """When each dataset was first registered (one Query, every page). Datasets stored

@@ -61,6 +61,25 @@ def endpoint_answers(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
+def serves_requests(url: str, timeout: float = 2.0) -> bool:
+    """True when the endpoint answers a signed ListTables: the database is open, not just the port
+    (an unsigned request is refused before that)."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client = boto3.session.Session().client(
+        "dynamodb", endpoint_url=url, region_name="us-east-1",
+        aws_access_key_id="local", aws_secret_access_key="local",  # noqa: S106 - local engines accept any
+        config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1}),
+    )
+    try:
+        client.list_tables(Limit=1)
+    except (BotoCoreError, ClientError):  # refused, reset or timed out: not serving yet
+        return False
+    return True
+
+
 def find_jar(package_dir: Path = PACKAGE_DIR) -> Path:
     """DynamoDBLocal.jar inside the installed npm package, or an EngineError saying what is missing."""
     if not package_dir.is_dir():
@@ -187,7 +206,7 @@ class DynamoDBLocal:
                 self.process = None
                 where = f"; see {self.log}" if self.log else ""
                 raise EngineError(f"DynamoDB Local exited with code {code} before answering{where}")
-            if endpoint_answers(self.endpoint_url, timeout=0.5):
+            if serves_requests(self.endpoint_url):
                 return self
             time.sleep(0.05)
         self.stop()

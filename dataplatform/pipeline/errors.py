@@ -78,6 +78,17 @@ class AlreadyExists(PipelineError):
     http_status = 409
 
 
+class IdempotencyConflict(PipelineError):
+    """An idempotency key was repeated with a different request (another file list)."""
+
+    code = "idempotency_conflict"
+    http_status = 409
+
+    def __init__(self, message: str, *, current: str | None = None) -> None:
+        super().__init__(message)
+        self.current = current
+
+
 RETRY_AFTER_SECONDS = 5
 SERVER_ERROR_DETAIL = "The server could not complete the request."
 
@@ -109,6 +120,8 @@ def error_answer(exc: PipelineError) -> ErrorAnswer:
         body["current"] = exc.current
     elif isinstance(exc, AlreadyExists):
         body["current"] = None
+    elif isinstance(exc, IdempotencyConflict):
+        body["current"] = exc.current
     elif isinstance(exc, DispatchFailed):
         body["failedFiles"] = len(exc.failed_ids)
     if status == 503:

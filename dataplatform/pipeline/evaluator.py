@@ -67,6 +67,10 @@ ACTOR_NAME = "evaluator"
 # counter update are two writes, and reconciling between them would count the move twice.
 QUIET_MINUTES = 5
 Deliver = Callable[["Pipeline", datetime], Any]
+# What the snapshot keeps of each dataset's expectation for today.
+TODAY_FIELDS = frozenset(
+    {"datasetName", "environment", "businessDate", "state", "reason", "runId", "runStatus", "dueAt", "lateMinutes"}
+)
 
 
 @dataclass
@@ -230,7 +234,18 @@ def _snapshot(
         (e.dataset_name, e.environment.value, e.state.value) for e in expectations
     )
     alerts: Counter[tuple[str, str]] = Counter((a.kind.value, a.environment.value) for a in active)
+    # Each dataset's today (the window's last date, in its timezone): the attention page shows
+    # these without one Query per dataset on every poll.
+    by_key = {e.key: e for e in expectations}
+    today = []
+    for window in windows:
+        day = _window_dates(window.config, now, window_days)[-1]
+        e = by_key.get((window.config.dataset_name, window.config.environment.value, day.isoformat()))
+        if e is not None:
+            today.append({k: v for k, v in e.to_dict().items() if k in TODAY_FIELDS})
+    today.sort(key=lambda row: (str(row["datasetName"]), str(row["environment"])))
     return {
+        "today": today,
         "evaluatedAt": format_ts(now),
         "windowDays": window_days,
         "runs": [{"dataset": d, "environment": e, "status": s, "count": n} for (d, e, s), n in sorted(runs.items())],
@@ -361,10 +376,38 @@ def evaluate(
     if deliver is not None:
         try:
             result.delivered = deliver(p, moment)
+            outcomes = getattr(result.delivered, "outcomes", None)
+            if outcomes:
+                # runmon_notifications_total: counted in DynamoDB, so every web instance serves the same numbers.
+                p.alerts.add_notification_counts(outcomes)
         except Exception:
             # Delivery has its own retries; the tick's evaluation stands and is already recorded.
             logger.exception("evaluator delivery failed tick=%s", result.tick_id)
     return result
+
+
+def evaluator_freshness(
+    heartbeat: dict[str, Any] | None, *, now: datetime, stale_after_seconds: float
+) -> dict[str, Any]:
+    """How current the evaluator is, for health: ``ok`` when its last tick finished less than
+    `stale_after_seconds` ago, ``degraded`` when older, ``unknown`` when it never ticked.
+    The age counts from ``finishedAt`` (when the tick really ran), not from the instant it
+    evaluated (``lastTickAt``, which `--now` may set in the past)."""
+    if not heartbeat:
+        return {"status": "unknown", "lastTickAt": None, "ageSeconds": None}
+    finished = heartbeat.get("finishedAt")
+    try:
+        at = parse_ts(str(finished)) if finished else heartbeat["lastTickAt"]
+    except (KeyError, ValueError):
+        return {"status": "unknown", "lastTickAt": None, "ageSeconds": None}
+    if not isinstance(at, datetime):
+        return {"status": "unknown", "lastTickAt": None, "ageSeconds": None}
+    age = max(0.0, (now - at).total_seconds())
+    return {
+        "status": "ok" if age <= stale_after_seconds else "degraded",
+        "lastTickAt": format_ts(at),
+        "ageSeconds": round(age, 1),
+    }
 
 
 def _parse_now(value: str) -> datetime:
@@ -393,11 +436,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     from .app import Pipeline
     from .config import PipelineConfig
+    from .notify import deliver_notifications
 
     pipeline = Pipeline(PipelineConfig.from_env())
     while True:
         try:
-            result = evaluate(pipeline, now=args.now, window_days=args.window_days)
+            result = evaluate(pipeline, now=args.now, window_days=args.window_days, deliver=deliver_notifications)
             print(json.dumps(result.summary(), sort_keys=True), flush=True)
         except PipelineError as exc:
             logger.error("evaluator tick failed: %s", exc.message)

@@ -310,3 +310,33 @@ def expectations_for(
             )
     out.sort(key=lambda e: (e.dataset_name, e.business_date))
     return out
+
+
+def expectations_today(
+    p: Pipeline,
+    *,
+    now: datetime,
+    environment: Environment | str | None = None,
+    dataset_name: str | None = None,
+) -> builtins.list[Expectation]:
+    """Each scheduled dataset's expectation for ITS today: the business date of `now` in the
+    dataset's own timezone (so at 23:30 UTC a Tokyo dataset is already on tomorrow). Same
+    reads as `expectations_for`: one Query per dataset over the (at most two or three)
+    distinct local dates, made at once; sorted by dataset."""
+    env = parse_environment(environment)
+    configs = [p.datasets.get(dataset_name)] if dataset_name else p.datasets.all()
+    configs = [c for c in configs if c.schedule is not None and (env is None or c.environment == env)]
+    if not configs:
+        return []
+    today = {c.dataset_name: c.schedule.local_date(now) for c in configs if c.schedule is not None}
+    out: builtins.list[Expectation] = []
+    for window in read_windows(p, configs, min(today.values()), max(today.values())):
+        day = today[window.config.dataset_name]
+        out.append(
+            expectation_for(
+                window.config, business_date=day, runs=window.runs_by_date().get(day, []), now=now,
+                registered_at=window.registered_at,
+            )
+        )
+    out.sort(key=lambda e: (e.dataset_name, e.environment.value))
+    return out

@@ -1,12 +1,18 @@
 """Readiness checks: one cheap data-plane read per table, bounded in time, cached briefly.
 
 A probe storm costs at most one DynamoDB call per table per cache window: callers that
-arrive while a refresh is running wait for it instead of starting their own."""
+arrive while a refresh is running wait for it instead of starting their own.
+
+The host application adds checks of its own parts (`parts`: name -> callable returning "ok" or
+a short word for what is wrong), run beside the table reads within the same budget. A failing
+part named in `optional` makes the status `degraded` (still ready: e.g. a shared cache whose
+outage the app survives); any other failing check makes it `unavailable`."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -25,6 +31,14 @@ class HealthReport:
     checked_at: float
     duration_ms: int
     cached: bool = False
+    degraded: bool = False
+
+    @property
+    def status(self) -> str:
+        """`ok`, `degraded` (ready, an optional part is down) or `unavailable`."""
+        if not self.ok:
+            return "unavailable"
+        return "degraded" if self.degraded else "ok"
 
 
 @dataclass
@@ -35,10 +49,13 @@ class HealthChecker:
     # building the client and the response on a loaded machine.
     budget_seconds: float = 2.0
     client: Any | None = None
+    parts: Mapping[str, Callable[[], str]] = field(default_factory=dict)
+    optional: frozenset[str] = frozenset()
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _refreshing: threading.Lock = field(default_factory=threading.Lock)
     _report: HealthReport | None = None
-    _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=4))
+    # Room for every check of a refresh, plus a few held by a part that hangs past its budget.
+    _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=8))
 
     def _client(self) -> Any:
         with self._lock:
@@ -68,17 +85,27 @@ class HealthChecker:
         except Exception:  # a probe must answer, whatever broke underneath
             return "error"
 
+    @staticmethod
+    def _part(check: Callable[[], str]) -> str:
+        try:
+            return check()
+        except Exception:  # a probe must answer, whatever broke underneath
+            return "error"
+
     def _run_checks(self) -> HealthReport:
         started = time.monotonic()
         targets = {"runs": (self.config.run_table, "runId"), "files": (self.config.file_table, "fileId")}
         futures = {name: self._pool.submit(self._probe, table, key) for name, (table, key) in targets.items()}
+        futures.update({name: self._pool.submit(self._part, check) for name, check in self.parts.items()})
         wait(futures.values(), timeout=self.budget_seconds)
         checks = {name: (f.result() if f.done() else "timeout") for name, f in futures.items()}
+        failing = {name for name, value in checks.items() if value != "ok"}
         return HealthReport(
-            ok=all(v == "ok" for v in checks.values()),
+            ok=not (failing - self.optional),
             checks=checks,
             checked_at=time.time(),
             duration_ms=int((time.monotonic() - started) * 1000),
+            degraded=bool(failing & self.optional),
         )
 
     def check(self) -> HealthReport:
@@ -92,7 +119,8 @@ class HealthChecker:
             if report is not None and time.time() - report.checked_at < self.cache_seconds:
                 return replace(report, cached=True)
             if not got:
-                return HealthReport(False, {"runs": "timeout", "files": "timeout"}, time.time(), 0)
+                names = ["runs", "files", *self.parts]
+                return HealthReport(False, dict.fromkeys(names, "timeout"), time.time(), 0)
             report = self._run_checks()
             with self._lock:
                 self._report = report

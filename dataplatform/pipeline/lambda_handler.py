@@ -112,6 +112,8 @@ def _parse_body(event: dict[str, Any]) -> dict[str, Any]:
         raise ValidationFailed("The request body is too large.")
     try:
         data = json.loads(body)
+    except RecursionError as exc:
+        raise ValidationFailed("The request body is nested too deeply.") from exc
     except ValueError as exc:
         raise ValidationFailed(f"The request body is not valid JSON: {exc}.") from exc
     if not isinstance(data, dict):
@@ -182,9 +184,18 @@ def api_lambda_handler(event: Any, context: Any) -> dict[str, Any]:
 
 
 def _trigger(event: Any, context: Any, shape: EventShape) -> dict[str, Any]:
+    actor = _actor(event, context, shape)
     try:
-        _, payload = parse_event(event)
-        result = run_trigger(get_pipeline(), request=payload, actor=_actor(event, context, shape))
+        try:
+            _, payload = parse_event(event)
+        except ValidationFailed as exc:
+            # An unreadable event is a refused trigger too: one audit record, like run_trigger's refusals.
+            get_pipeline().audit.record_action(
+                actor=actor.name, request_id=actor.request_id, action="trigger", run_id="-",
+                target="dataset:-", outcome="refused", error=exc, detail={"fields": exc.fields},
+            )
+            raise
+        result = run_trigger(get_pipeline(), request=payload, actor=actor)
     except PipelineError as exc:
         if exc.http_status >= 500:
             logger.error("trigger failed: %s", exc.message)
@@ -208,8 +219,16 @@ def alerts_lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     `now` is the event's `time` (the instant the schedule fired) when present, so a delayed or
     retried invocation evaluates the minute it was meant for; otherwise the current time. An
     unreadable `time` is refused (ValidationFailed) before anything is written. Returns the
-    tick's summary; a store failure propagates so Lambda retries the (idempotent) tick."""
+    tick's summary (with `delivered`: what the notification sender did); a store failure
+    propagates so Lambda retries the (idempotent) tick.
+
+    Each tick then delivers notifications (`notify.deliver_notifications`, settings from
+    PUBLIC_BASE_URL / NOTIFY_* and SMTP from EMAIL_*): in a deployment on AWS this Lambda is the
+    sender, no other process is needed. With EMF_METRICS=1 it also writes one CloudWatch Embedded
+    Metric Format record."""
+    from .emf import emf_enabled, emit_tick
     from .evaluator import evaluate
+    from .notify import deliver_notifications
     from .timeutil import parse_ts
 
     now = None
@@ -219,8 +238,17 @@ def alerts_lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             now = parse_ts(str(raw))
         except ValueError as exc:
             raise ValidationFailed(f"The event time {raw!r} is not an ISO-8601 instant.") from exc
-    result = evaluate(get_pipeline(), now=now)
+    pipeline = get_pipeline()
+    result = evaluate(pipeline, now=now, deliver=deliver_notifications)
     summary = result.summary()
+    if emf_enabled():
+        try:
+            emit_tick(summary, environment=pipeline.config.environment.value, delivered=result.delivered)
+        except Exception:
+            # Metrics are a view of the tick, which has already taken effect: never fail it for them.
+            logger.exception("alerts tick: the EMF record could not be written")
+    if result.delivered is not None:
+        summary["delivered"] = result.delivered.as_dict()
     logger.info(
         "alerts tick request_id=%s opened=%s resolved=%s active=%s duration_ms=%s",
         getattr(context, "aws_request_id", None), summary["opened"], summary["resolved"], summary["active"],

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Self
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from .states import FILE_COUNTER, FileStatus, RunStatus
+from .storable import readable_text
 from .timeutil import format_ts, parse_ts
 
 # The one definition of a dataset name (the API routes and forms use the pattern too).
@@ -41,11 +42,14 @@ class Environment(StrEnum):
 
 
 def to_plain(value: Any) -> Any:
-    """DynamoDB -> Python: Decimal becomes int or float, recursively; sets become lists."""
+    """DynamoDB -> Python: Decimal becomes int or float, recursively; sets become lists;
+    strings that are not valid Unicode (other tools' writes) get U+FFFD for the broken part."""
+    if isinstance(value, str):
+        return readable_text(value)
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
-        return {str(k): to_plain(v) for k, v in value.items()}
+        return {readable_text(str(k)): to_plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         items = [to_plain(v) for v in value]
         return sorted(items, key=str) if isinstance(value, set | frozenset) else items
@@ -107,7 +111,9 @@ def _plain_mapping(value: Any) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ValueError("must be a JSON object")
+        # Another tool stored a scalar or a list here: shown as it is, never a failed read
+        # (written values come through the request models, which only take objects).
+        return {"value": to_plain(value)}
     plain: dict[str, Any] = to_plain(value)
     to_dynamo(plain)  # refuses NaN/infinity early, before anything is written
     return plain
@@ -170,6 +176,9 @@ class Run(_Item):
     error: OptionalJsonMap = None
     updated_at: UtcTimestamp | None = Field(alias="updatedAt", default=None)
     idempotency_key: str | None = Field(alias="idempotencyKey", default=None)
+    # sha256 of the trigger's sorted file list ("registry" when it named none): a repeat of
+    # the idempotency key with another list is refused.
+    files_digest: str | None = Field(alias="filesDigest", default=None)
     cancelled_by: str | None = Field(alias="cancelledBy", default=None)
     cancelled_at: UtcTimestamp | None = Field(alias="cancelledAt", default=None)
     cancel_reason: str | None = Field(alias="cancelReason", default=None)

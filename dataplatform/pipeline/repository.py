@@ -28,6 +28,7 @@ from .schema import (
     run_table_spec,
 )
 from .states import FILE_SOURCES, RUN_SOURCES, FileStatus, RunStatus
+from .storable import key_fits
 from .timeutil import utc_now
 
 logger = logging.getLogger("dataplatform.pipeline")
@@ -123,6 +124,9 @@ class RunRepository:
         self.lister = RunLister(self.table, codec, self.catalog, reads=reads)
 
     def get(self, run_id: str, *, consistent: bool = False) -> Run:
+        """The run; NotFound when absent or when `run_id` cannot be a key at all (too long)."""
+        if not key_fits(run_id):
+            raise NotFound(f"Run {run_id[:64]!r} does not exist.")
         item = self.table.get({"runId": run_id}, consistent=consistent)
         if item is None:
             raise NotFound(f"Run {run_id!r} does not exist.")
@@ -290,14 +294,38 @@ class FileRepository:
         self.has_run_status_index = True
 
     def get(self, file_id: str, *, consistent: bool = False) -> FileRecord:
+        """The file; NotFound when absent or when `file_id` cannot be a key at all (too long)."""
+        if not key_fits(file_id):
+            raise NotFound(f"File {file_id[:64]!r} does not exist.")
         item = self.table.get({"fileId": file_id}, consistent=consistent)
         if item is None:
             raise NotFound(f"File {file_id!r} does not exist.")
         return FileRecord.from_item(item)
 
     def put_batch(self, records: list[FileRecord]) -> None:
-        """Write files in BatchWriteItem groups of 25 (for files of a run not yet dispatched)."""
+        """Write files in BatchWriteItem groups of 25, overwriting what exists: only for tools
+        that own the items (demo data, tests). Registration uses `create_absent`."""
         self.table.batch_put([r.to_item() for r in records])
+
+    def create_absent(self, records: list[FileRecord], *, pool: TaskPool) -> int:
+        """Create each file that does not exist yet; one that exists is left exactly as it is
+        (a worker may have moved it). One conditional PutItem (`attribute_not_exists(fileId)`)
+        per file, made at once through `pool`: BatchWriteItem cannot carry a condition.
+        Returns how many were created."""
+        expr = Expr()
+        condition = f"attribute_not_exists({expr.name('fileId')})"
+        names = expr.kwargs()
+
+        def put(record: FileRecord) -> int:
+            try:
+                self.table.call("put_item", Item=serialize(record.to_item()), ConditionExpression=condition, **names)
+            except ClientError as exc:
+                if is_condition_failure(exc):
+                    return 0
+                raise
+            return 1
+
+        return sum(pool.map(put, records))
 
     def transition(
         self,

@@ -12,7 +12,7 @@ from .audit import AuditRecord
 from .datasets import DatasetConfig, expected_dates, is_overdue
 from .dynamo import Page
 from .errors import NotFound, ValidationFailed
-from .expectations import Expectation, expectation_for, read_windows
+from .expectations import Expectation, ExpectationState, expectation_for, read_windows
 from .listing import Position, RunFilters
 from .models import Environment, FileRecord, Run, parse_business_date
 from .services.reconcile import run_recount
@@ -269,6 +269,10 @@ class CalendarDay:
     run_id: str | None
     expected: bool
     runs: int
+    # The expectation state of the date in `environment` (SPEC section 9: upcoming ... skipped)
+    # and the reason of a skipped date; None for a dataset without a schedule.
+    state: str | None = None
+    reason: str | None = None
 
 
 def calendar_window(
@@ -282,17 +286,14 @@ def calendar_window(
 
 
 def dataset_calendar(
-    p: Pipeline,
-    *,
-    name: str,
-    start: date | None = None,
-    end: date | None = None,
-    now: datetime | None = None,
+    p: Pipeline, *, name: str, start: date | None = None, end: date | None = None, now: datetime | None = None,
     environment: Environment | str | None = None,
 ) -> list[CalendarDay]:
     """Per business date in [start, end] (default: `calendar_window()`): the latest run of
-    `environment` (default: the registry's) and its status, or 'missing'. One Query
-    (businessDate BETWEEN start AND end) covers the range."""
+    `environment` and its status, or 'missing', and the date's expectation state in `environment` (default: the
+    dataset's registry environment; another environment has no expectations: `skipped`).
+    One Query (businessDate BETWEEN start AND end) covers the range, plus two GetItems (the
+    registry entry and its registration time)."""
     start, end = calendar_window(start=start, end=end)
     if end < start:
         raise ValidationFailed("The calendar's end is before its start.", fields={"to": "before from"})
@@ -302,11 +303,14 @@ def dataset_calendar(
         )
     config = p.datasets.get(name)
     env = _enum(Environment, environment, "environment") or config.environment
+    registered_at = p.datasets.registered_at(name) if config.schedule is not None else None
     latest: dict[date, Run] = {}
     counts: dict[date, int] = {}
+    by_date: dict[date, list[Run]] = {}
     for run in p.runs.between_dates(name, start.isoformat(), end.isoformat()):
         if run.environment != env:
             continue
+        by_date.setdefault(run.business_date, []).append(run)
         counts[run.business_date] = counts.get(run.business_date, 0) + 1
         current = latest.get(run.business_date)
         if current is None or run.created_at > current.created_at:
@@ -323,6 +327,14 @@ def dataset_calendar(
             status = "missing"
         else:
             status = "none"
+        state = reason = None
+        if config.schedule is not None:
+            if env == config.environment:
+                e = expectation_for(config, business_date=day, runs=by_date.get(day, []), now=moment,
+                                    registered_at=registered_at)
+                state, reason = e.state.value, e.reason
+            else:
+                state, reason = ExpectationState.SKIPPED.value, f"scheduled in {config.environment.value} only"
         days.append(
             CalendarDay(
                 business_date=day,
@@ -330,6 +342,8 @@ def dataset_calendar(
                 run_id=latest_run.run_id if latest_run else None,
                 expected=day in expected,
                 runs=counts.get(day, 0),
+                state=state,
+                reason=reason,
             )
         )
     return days

@@ -7,3 +7,6 @@ class WebConfig(AppConfig):
     name = "dataplatform.web"
     label = "web"
     verbose_name = "Run Monitor pages"
+
+    def ready(self) -> None:
+        from dataplatform.web import checks  # noqa: F401  (registers the system checks)

@@ -26,6 +26,8 @@ from dataplatform.web.middleware import CONTENT_SECURITY_POLICY
 logger = logging.getLogger(__name__)
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
+# Roles that may see the dashboard; `pipeline` is a service identity for the API only.
+PAGE_ROLES = (roles.VIEWER, roles.OPERATOR)
 
 
 def is_htmx(request: HttpRequest) -> bool:
@@ -106,9 +108,64 @@ def error_page(request: HttpRequest, exc: PipelineError) -> HttpResponse:
     return response
 
 
+def admin_action(action: str, *, target: str) -> Callable[[View], View]:
+    """Marks a page view as the admin action `action` (the audit name: "retry", "cancel",
+    "file_retry"...) on the URL argument `target` ("run_id" or "file_id"). Put it innermost:
+    the outer decorators copy the mark, and every refusal they make (no role, not an
+    operator, a failed CSRF check) then leaves the action's one audit record."""
+
+    def mark(view: View) -> View:
+        view.admin_action = (action, target)  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def audit_page_refusal(request: HttpRequest, *, reason: str, detail: dict[str, Any] | None = None) -> None:
+    """The one audit record of a refused page admin action (nothing for other pages), filed
+    under the target id in the URL. Signed-in users' refusals are stored and logged; an
+    anonymous request is logged only (storing it would let anyone write to the audit table).
+    A store failure is logged, never raised: the refusal's answer must stand."""
+    match = getattr(request, "resolver_match", None)
+    marked = getattr(match.func, "admin_action", None) if match is not None else None
+    if marked is None:
+        return
+    action, target_arg = marked
+    target_id = str(match.kwargs.get(target_arg) or "-")  # type: ignore[union-attr]
+    kind = "file" if target_arg == "file_id" else "run"
+    user = getattr(request, "user", None)
+    signed_in = bool(user is not None and user.is_authenticated)
+    from dataplatform.web.wiring import get_pipeline
+
+    try:
+        get_pipeline().audit.record(
+            target_id=target_id,
+            actor=user.get_username() if signed_in else "anonymous",  # type: ignore[union-attr]
+            action=action,
+            target=f"{kind}:{target_id}",
+            outcome="refused",
+            reason=reason,
+            detail={"roles": sorted(roles.user_roles(user)), **(detail or {})},
+            request_id=getattr(request, "request_id", None),
+            store=signed_in,
+        )
+    except PipelineError:
+        logger.exception("audit record of refused %s could not be stored", action)
+
+
+def no_role_page(request: HttpRequest) -> HttpResponse:
+    """403: the account holds no role that may see the dashboard (SPEC section 10)."""
+    template = "errors/no_role.html#banner" if is_htmx(request) else "errors/no_role.html"
+    response = render(request, template, {}, status=403)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
 def dashboard_page(view: View) -> View:
-    """Login required (htmx gets HX-Redirect, not a login form in a fragment); a domain error
-    becomes its page (or banner partial for htmx) through `error_page`; CSP on every answer."""
+    """Login required (htmx gets HX-Redirect, not a login form in a fragment); a viewer,
+    operator or superuser role required (anyone else gets the "no role" page, 403: `pipeline`
+    accounts are API-only); a domain error becomes its page (or banner partial for htmx)
+    through `error_page`; CSP on every answer."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -122,6 +179,9 @@ def dashboard_page(view: View) -> View:
                 login = redirect_to_login(back, settings.LOGIN_URL)
                 return HttpResponseClientRedirect(login["Location"])
             return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+        if not roles.has_role(request.user, *PAGE_ROLES):
+            audit_page_refusal(request, reason="the account has no dashboard role")
+            return with_csp(no_role_page(request))
         try:
             response = view(request, *args, **kwargs)
         except PipelineError as exc:
@@ -137,6 +197,7 @@ def operator_only(view: View) -> View:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not is_operator(request):
+            audit_page_refusal(request, reason="role does not allow this action")
             template = "errors/403.html#banner" if is_htmx(request) else "errors/403.html"
             content = render(request, template, {}).content
             return HttpResponseForbidden(content)
@@ -146,7 +207,9 @@ def operator_only(view: View) -> View:
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    """CSRF_FAILURE_VIEW: an htmx request with a stale token reloads the page (fresh token)."""
+    """CSRF_FAILURE_VIEW: an htmx request with a stale token reloads the page (fresh token).
+    A refused admin action (retry, cancel...) leaves its audit record."""
+    audit_page_refusal(request, reason="CSRF check failed", detail={"csrf": reason[:200]})
     if is_htmx(request):
         response = HttpResponse("The page was out of date; reloading.", status=403, content_type="text/plain")
         response["HX-Refresh"] = "true"

@@ -8,7 +8,9 @@ import re
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_cache_control
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -97,3 +99,55 @@ class HealthProbeMiddleware:
             view = health.live if request.path == "/health/live" else health.ready
             return add_security_headers(view(request))
         return self.get_response(request)
+
+
+class PrivateCacheMiddleware:
+    """`Cache-Control: private, no-store` on every dynamic answer: signed-in pages, API
+    responses (token or session), login and error pages. What they show is one user's view of
+    live state, and must stay in neither a shared proxy nor the browser's history cache.
+    Static files (their own long-lived caching) and answers that chose `public` are left alone."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path.startswith(settings.STATIC_URL or "/static/"):
+            return response
+        if "public" in response.get("Cache-Control", ""):
+            return response
+        patch_cache_control(response, private=True, no_store=True)
+        return response
+
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+
+
+class FormCharsetMiddleware:
+    """A form body declared in a charset other than UTF-8 is refused before anything reads it.
+
+    Django raises BadRequest whenever such a body is read (forms are UTF-8 by definition), and
+    its CSRF check and its own error pages read it again while answering, which ended in a bare
+    500. Here it is one clear answer instead: 415 JSON under /api/, a 400 page elsewhere."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.content_type == FORM_CONTENT_TYPE and request.encoding is not None:
+            charset = request.encoding.strip().lower()
+            if charset not in {"utf-8", "utf8"}:
+                return self.refuse(request, charset)
+        return self.get_response(request)
+
+    @staticmethod
+    def refuse(request: HttpRequest, charset: str) -> HttpResponse:
+        from django.http import JsonResponse
+        from django.shortcuts import render
+
+        detail = f"Forms must be sent in UTF-8, not {charset[:40]!r}."
+        logging.getLogger("dataplatform.web").warning("refused form charset %r on %s", charset[:40], request.path)
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": detail, "code": "unsupported_media_type"}, status=415)
+        context = {"message": detail + " Nothing was changed.", "code": "bad_charset", "status": 400}
+        return render(request, "errors/error.html", context, status=400)

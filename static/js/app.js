@@ -46,9 +46,12 @@
   });
 
   // Pollers ([data-poll]) pause while the tab is hidden and refresh at once when it is shown.
+  // They also wait while a disclosure inside them is open (an operator typing an ack note):
+  // the swap would throw the half-written form away.
   document.addEventListener("htmx:beforeRequest", function (evt) {
     var elt = evt.detail.elt;
-    if (document.visibilityState === "hidden" && elt && elt.hasAttribute("data-poll")) {
+    if (!elt || !elt.hasAttribute("data-poll")) { return; }
+    if (document.visibilityState === "hidden" || elt.querySelector("details[open]")) {
       evt.preventDefault();
     }
   });

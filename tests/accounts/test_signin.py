@@ -86,12 +86,33 @@ def test_dashboard_request_costs_three_small_queries(django_assert_num_queries, 
     assert b"operator" in response.content
 
 
-def test_api_request_costs_three_small_queries(django_assert_num_queries, web_pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_api_request_costs_two_small_queries_with_a_shared_cache(  # type: ignore[no-untyped-def]
+    django_assert_num_queries, web_pipeline, settings
+) -> None:
+    settings.RATE_LIMIT_STORE = "cache"  # the rate-limit counter lives in the cache (Redis)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=_user('frank', 'viewer')).key}")
     with django_assert_num_queries(2):  # token with its user, roles
         response = client.get("/api/v1/datasets/")
     assert response.status_code == 200, response.content
+
+
+def test_without_a_shared_cache_the_rate_counter_costs_one_update_and_one_read(  # type: ignore[no-untyped-def]
+    django_assert_num_queries, web_pipeline, settings
+) -> None:
+    settings.RATE_LIMIT_STORE = "database"
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=_user('frank', 'viewer')).key}")
+    assert client.get("/api/v1/datasets/").status_code == 200  # the window's counter row is created
+    # token with its user, roles; the counter: UPDATE ... count + 1 and its read-back, in a
+    # savepoint here (the test's transaction), in a transaction of its own when served.
+    with django_assert_num_queries(6) as captured:
+        response = client.get("/api/v1/datasets/")
+    assert response.status_code == 200, response.content
+    counter = [q["sql"] for q in captured.captured_queries if "dataplatform_ratecounter" in q["sql"]]
+    assert len(counter) == 2
+    assert counter[0].startswith("UPDATE")
+    assert '"count" + 1' in counter[0]
 
 
 def test_a_removed_role_applies_on_the_next_request(web_pipeline) -> None:  # type: ignore[no-untyped-def]

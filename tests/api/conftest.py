@@ -86,8 +86,9 @@ def seed_run(p: Pipeline, *, files: int = 3, fail: int = 0, business_date: str =
 
 
 def scan_all(p: Pipeline) -> dict[str, list[dict[str, Any]]]:
-    """Every item of the four tables (test code only: the app never scans)."""
-    tables = (p.config.run_table, p.config.file_table, p.config.dataset_table, p.config.audit_table)
+    """Every item of the tables (test code only: the app never scans)."""
+    tables = (p.config.run_table, p.config.file_table, p.config.dataset_table, p.config.audit_table,
+              p.config.alert_table, p.config.notification_table)
     out: dict[str, list[dict[str, Any]]] = {}
     for name in tables:
         items: list[dict[str, Any]] = []

@@ -12,6 +12,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from dataplatform.pipeline.app import Pipeline
+from dataplatform.pipeline.expectations import AlertKind
+from dataplatform.pipeline.timeutil import utc_now
 from tests.api.conftest import ROLES, assert_json_error, make_user, scan_all, seed_dataset, seed_run
 
 pytestmark = pytest.mark.django_db
@@ -20,6 +22,7 @@ READERS = {"viewer", "operator", "superuser"}
 OPERATORS = {"operator", "superuser"}
 TRIGGERERS = {"operator", "pipeline", "superuser"}
 REPORTERS = {"pipeline", "superuser"}
+ADMINS = {"superuser"}
 
 
 @dataclass
@@ -58,6 +61,29 @@ MATRIX: dict[str, list[Call]] = {
     "dataset-list": [Call("get", READERS, lambda ids: "/api/v1/datasets/")],
     "dataset-calendar": [
         Call("get", READERS, lambda ids: "/api/v1/datasets/sales/calendar/?from=2024-03-01&to=2024-03-07")
+    ],
+    "channel-list": [
+        Call("get", ADMINS, lambda ids: "/api/v1/channels/"),
+        Call("post", ADMINS, lambda ids: "/api/v1/channels/",
+             lambda ids: {"kind": "email", "name": "matrix", "to": ["matrix@example.com"]}),
+    ],
+    "channel-detail": [
+        Call("get", ADMINS, lambda ids: f"/api/v1/channels/{ids['channel']}/"),
+        Call("patch", ADMINS, lambda ids: f"/api/v1/channels/{ids['channel']}/", lambda ids: {"kinds": ["late"]}),
+        Call("delete", ADMINS, lambda ids: f"/api/v1/channels/{ids['channel']}/"),
+    ],
+    "channel-test": [Call("post", ADMINS, lambda ids: f"/api/v1/channels/{ids['channel']}/test/", lambda ids: {})],
+    "silence-list": [
+        Call("get", READERS, lambda ids: "/api/v1/silences/"),
+        Call("post", OPERATORS, lambda ids: "/api/v1/silences/",
+             lambda ids: {"endsAt": "2999-01-01T00:00:00Z", "startsAt": "2998-12-01T00:00:00Z", "reason": "matrix"}),
+    ],
+    "silence-detail": [Call("delete", OPERATORS, lambda ids: f"/api/v1/silences/{ids['silence']}/")],
+    "expectation-list": [Call("get", READERS, lambda ids: "/api/v1/expectations/?date=2024-03-04")],
+    "alert-list": [Call("get", READERS, lambda ids: "/api/v1/alerts/")],
+    "alert-detail": [Call("get", READERS, lambda ids: f"/api/v1/alerts/{ids['alert']}/")],
+    "alert-ack": [
+        Call("post", OPERATORS, lambda ids: f"/api/v1/alerts/{ids['alert']}/ack/", lambda ids: {"note": "matrix"})
     ],
     "api-schema": [Call("get", READERS, lambda ids: "/api/v1/schema/")],
     "api-docs": [Call("get", READERS, lambda ids: "/api/v1/docs/")],
@@ -114,7 +140,16 @@ def _seed(p: Pipeline) -> dict[str, str]:
     files = sorted(p.files.iter_run(run.run_id), key=lambda f: f.status)
     failed = next(f for f in files if f.status == "failed")
     pending = next(f for f in files if f.status == "pending")
-    return {"run": run.run_id, "file": pending.file_id, "failed": failed.file_id}
+    channel = p.channels.create({"kind": "email", "name": "seed", "to": ["seed@example.com"]}, actor="seed").channel
+    assert channel is not None
+    span = {"startsAt": "2998-12-01T00:00:00Z", "endsAt": "2999-01-01T00:00:00Z"}
+    silence = p.silences.create({**span, "reason": "seed"}, actor="seed").silence
+    alert = p.alerts.open(kind=AlertKind.FAILED, dataset_name="sales", environment=run.environment,
+                          business_date=run.business_date.isoformat(), now=utc_now(), summary="matrix",
+                          run_id=run.run_id)
+    assert alert is not None
+    return {"run": run.run_id, "file": pending.file_id, "failed": failed.file_id, "channel": channel.channel_id,
+            "silence": silence.silence_id, "alert": alert.alert_id}
 
 
 def _call(client: APIClient, call: Call, ids: dict[str, str]) -> Any:
@@ -139,7 +174,10 @@ def test_each_role_gets_exactly_what_spec_allows(
                 assert response["WWW-Authenticate"].startswith("Token")
             else:
                 assert_json_error(response, 403)
-            assert scan_all(pipeline) == before, (name, call.method, role)
+            # A refused call changes nothing but the audit trail: one record for a signed-in
+            # caller's admin action (worker reports are not admin actions; 401s are only logged).
+            admin = call.method in ("post", "patch", "delete") and not call.url(ids).endswith("/status/")
+            assert_refusal_recorded(pipeline, before, scan_all(pipeline), 1 if admin and role != "anonymous" else 0)
         for role in sorted(call.allowed):
             response = _call(client_for(role), call, ids)
             assert response.status_code not in (401, 403), (name, call.method, role, response.content[:300])
@@ -160,7 +198,7 @@ def test_session_post_without_csrf_token_is_refused(pipeline: Pipeline, db: None
     response = client.post(f"/api/v1/runs/{ids['run']}/cancel/", {"reason": "no token"}, format="json")
     body = assert_json_error(response, 403)
     assert "CSRF" in body["detail"]
-    assert scan_all(pipeline) == before
+    assert_refusal_recorded(pipeline, before, scan_all(pipeline), 1)
 
     # The same request with the token goes through (the session itself was fine).
     secret = "a" * 32
@@ -171,9 +209,23 @@ def test_session_post_without_csrf_token_is_refused(pipeline: Pipeline, db: None
     assert response.json()["status"] == "cancelled"
 
 
-def test_session_reads_work_and_browsable_api_is_for_logged_in_users_only(
-    pipeline: Pipeline, client_for: Callable[[str], APIClient]
+def assert_refusal_recorded(
+    pipeline: Pipeline, before: dict[str, list[Any]], after: dict[str, list[Any]], records: int
 ) -> None:
+    """Every table but the audit trail unchanged; the audit trail grew by `records` refusals."""
+    audit = pipeline.config.audit_table
+    for table, items in before.items():
+        if table != audit:
+            assert after[table] == items, table
+    added = [item for item in after[audit] if item not in before[audit]]
+    assert len(added) == records, added
+    assert all(item["outcome"]["S"] == "refused" for item in added)
+
+
+def test_session_reads_work_and_browsable_api_is_for_logged_in_users_only(
+    pipeline: Pipeline, client_for: Callable[[str], APIClient], settings: Any
+) -> None:
+    settings.DEBUG = True  # the browsable API exists only there (it needs inline scripts)
     client = APIClient()
     client.force_login(make_user("viewer"))
     page = client.get("/api/v1/datasets/", HTTP_ACCEPT="text/html")

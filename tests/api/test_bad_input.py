@@ -29,6 +29,26 @@ COMMON_BODY_CASES: list[tuple[str, Any, str, int]] = [
     ("unknown field", {"bogus": 1}, "application/json", 400),
 ]
 
+# What a later read could not show or DynamoDB could not store (issue 12, items 2 and 3): refused
+# before any write on every endpoint, whatever the field.
+DEEP = 10_000
+UNSTORABLE_BODY_CASES: list[tuple[str, Any, str, int]] = [
+    ("array nested 10,000 levels", "[" * DEEP + "]" * DEEP, "application/json", 400),
+    ("object nested 10,000 levels", '{"a":' * DEEP + "1" + "}" * DEEP, "application/json", 400),
+    ("metadata nested 900 levels", '{"metadata": ' + '{"a":' * 900 + "1" + "}" * 900 + "}", "application/json", 400),
+    ("nested 33 levels", '{"metadata": ' + "[" * 32 + "]" * 32 + "}", "application/json", 400),
+    ("charset rot13", "{}", "application/json; charset=rot13", 415),
+    ("charset latin-1", "{}", "application/json; charset=latin-1", 415),
+    ("unknown charset", "{}", "application/json; charset=no-such-charset", 415),
+    ("lone surrogate value", r'{"reason": "a\ud800b"}', "application/json", 400),
+    ("lone surrogate nested", r'{"metadata": {"a": [{"b": "\udc00"}]}}', "application/json", 400),
+    ("lone surrogate key", r'{"error": {"\ud800": 1}}', "application/json", 400),
+    ("number 1e200", '{"metadata": {"n": 1e200}}', "application/json", 400),
+    ("number 1e-200", '{"error": {"n": 1e-200}}', "application/json", 400),
+    ("number 10**40", '{"metadata": {"n": ' + str(10**40) + "}}", "application/json", 400),
+    ("number 10**400", '{"metadata": {"n": ' + str(10**400) + "}}", "application/json", 400),
+]
+
 # Per endpoint: the field-level cases (body, expected status).
 TRIGGER_CASES: list[tuple[str, Any]] = [
     ("empty object", {}),
@@ -130,16 +150,35 @@ def test_bad_bodies_are_refused_and_change_nothing(
     role, url, cases = ENDPOINTS[endpoint]
     client = client_for(role)
     before = scan_all(pipeline)
-    for label, body, content_type, status in COMMON_BODY_CASES:
+    requests = 0
+    for label, body, content_type, status in COMMON_BODY_CASES + UNSTORABLE_BODY_CASES:
         response = post_raw(client, url(world), body, content_type)
         assert response.status_code == status, (endpoint, label, response.content[:300])
         assert_json_error(response, status)
+        requests += 1
     for label, body in cases:
         response = client.post(url(world), body, format="json")
         body_json = assert_json_error(response, 400)
         assert body_json["code"] == "invalid", (endpoint, label, body_json)
         assert body_json.get("fields"), (endpoint, label, body_json)
-    assert scan_all(pipeline) == before, endpoint
+        requests += 1
+    assert_only_audit_grew(pipeline, before, scan_all(pipeline), requests if endpoint in ADMIN_ENDPOINTS else 0)
+
+
+# Admin actions leave one audit record per refusal; worker reports (file-status) are not admin actions.
+ADMIN_ENDPOINTS = frozenset({"trigger", "cancel", "retry", "file-retry"})
+
+
+def assert_only_audit_grew(
+    pipeline: Pipeline, before: dict[str, list[dict[str, Any]]], after: dict[str, list[dict[str, Any]]], records: int
+) -> None:
+    """Runs, files and datasets unchanged; the audit table grew by exactly `records` refusals."""
+    for table in (pipeline.config.run_table, pipeline.config.file_table, pipeline.config.dataset_table):
+        assert after[table] == before[table], table
+    audit = pipeline.config.audit_table
+    added = [item for item in after[audit] if item not in before[audit]]
+    assert len(added) == records, [item["action"]["S"] for item in added]
+    assert all(item["outcome"]["S"] == "refused" for item in added)
 
 
 @pytest.mark.parametrize("endpoint", ["cancel", "retry", "file-retry", "file-status"])
@@ -215,7 +254,8 @@ def test_oversized_body_is_413(
     ]:
         response = client_for(role).post(url, body, format="json")
         assert assert_json_error(response, 413)["code"] == "payload_too_large"
-    assert scan_all(pipeline) == before
+    # The four admin actions' refusals are audited; the worker report is not an admin action.
+    assert_only_audit_grew(pipeline, before, scan_all(pipeline), 4)
 
 
 def test_bad_filters_and_cursors_are_400(

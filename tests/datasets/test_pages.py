@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from django.test import Client
 
@@ -17,6 +19,8 @@ def html(response: object) -> str:
 def test_datasets_index_and_calendar(operator_client: Client, pipeline: Pipeline) -> None:
     from dataplatform.pipeline.datasets import parse_dataset
 
+    # Registered weeks ago: its recent days are expected (a fresh registration skips history).
+    pipeline.datasets.register("equities", datetime.now(UTC) - timedelta(days=60))
     pipeline.datasets.put(parse_dataset({
         "datasetName": "equities", "locations": ["s3://bucket-x/{dataset}/{businessDate}.csv"],
         "schedule": {"weekdays": [0, 1, 2, 3, 4, 5, 6], "dueBy": "00:00"}, "description": "End-of-day equities",
@@ -58,5 +62,25 @@ def test_datasets_page_shows_each_environment_side_by_side(operator_client: Clie
     assert "badge-met" in prod.split("</a>")[0]  # today's state in prod
     staging = html(operator_client.get("/datasets/rates/?environment=staging"))
     assert "in staging" in staging
-    assert "day day-success" not in staging  # the prod run is not staging's
-    assert "day day-success" in html(operator_client.get("/datasets/rates/"))
+    assert "day day-met" not in staging  # the prod run is not staging's
+    assert "day day-met" in html(operator_client.get("/datasets/rates/"))
+
+
+def test_calendar_colours_days_by_expectation_state_per_environment(
+    operator_client: Client, pipeline: Pipeline
+) -> None:
+    from dataplatform.pipeline.datasets import parse_dataset
+
+    pipeline.datasets.register("rates", datetime.now(UTC) - timedelta(days=3))
+    pipeline.datasets.put(parse_dataset({
+        "datasetName": "rates", "locations": ["s3://bucket-x/{dataset}/{businessDate}.csv"],
+        "schedule": {"weekdays": [0, 1, 2, 3, 4, 5, 6], "dueBy": "00:00"},
+    }))
+    body = html(operator_client.get("/datasets/rates/?days=7"))
+    assert "Expectations in staging" in body
+    assert body.count('class="day day-missing day-expected"') >= 2
+    assert "before registration" in body  # older days are skipped, with the reason
+    prod = html(operator_client.get("/datasets/rates/?days=7&environment=prod"))
+    assert "scheduled in staging only" in prod
+    assert "day-missing" not in prod
+    assert operator_client.get("/datasets/rates/?environment=dev").status_code == 400

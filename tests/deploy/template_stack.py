@@ -48,6 +48,17 @@ def stack_env_module() -> ModuleType:
     return module
 
 
+@cache
+def package_module() -> ModuleType:
+    """deploy/package_lambda.py (RUNTIME, ARCHITECTURE: what the zip is built for)."""
+    spec = importlib.util.spec_from_file_location("package_lambda", ROOT / "deploy" / "package_lambda.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @dataclass
 class DeployedStack:
     outputs: dict[str, str]
@@ -71,7 +82,8 @@ def deploy(**parameters: str) -> DeployedStack:
         archive.writestr("placeholder.py", "")  # moto stores the code; it never runs it here
     s3.put_object(Bucket=CODE_BUCKET, Key=CODE_KEY, Body=code.getvalue())
     cloudformation = boto3.client("cloudformation", region_name=REGION)
-    values = {"CodeS3Bucket": CODE_BUCKET, "CodeS3Key": CODE_KEY, **parameters}
+    values = {"CodeS3Bucket": CODE_BUCKET, "CodeS3Key": CODE_KEY, "PublicBaseUrl": "https://monitor.example.com",
+              **parameters}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*not supported by moto's CloudFormation.*")
         cloudformation.create_stack(

@@ -27,6 +27,8 @@ def production_env(**extra: str) -> dict[str, str]:
         DJANGO_ALLOWED_HOSTS="runs.example.com",
         DJANGO_CSRF_TRUSTED_ORIGINS="https://runs.example.com",
         DYNAMODB_ENDPOINT_URL="http://127.0.0.1:9",
+        DISPATCHER="sqs",
+        SQS_QUEUE_URL="https://sqs.us-east-1.amazonaws.com/123456789012/run-monitor-files",
     )
     env.update(extra)
     return env
@@ -54,6 +56,30 @@ def test_production_refuses_to_start_without_required_settings(missing: str, mes
     result = manage("check", env=env)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_check_deploy_refuses_the_local_dispatcher_in_production_and_says_why() -> None:
+    result = manage("check", "--deploy", env=production_env(DISPATCHER="local"))
+    assert result.returncode != 0
+    assert "dataplatform.E001" in result.stderr
+    assert "DISPATCHER=local in production" in result.stderr
+    assert "DISPATCHER=sqs" in result.stderr  # the hint
+
+
+def test_the_wsgi_application_refuses_to_load_with_the_local_dispatcher_in_production() -> None:
+    code = "import dataplatform.wsgi"
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code], env=production_env(DISPATCHER="local"), cwd=ROOT,
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "DISPATCHER=local in production" in result.stderr
+    loads = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code], env=production_env(), cwd=ROOT,
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert loads.returncode == 0, loads.stderr
 
 
 def test_production_refuses_a_weak_secret_key() -> None:
@@ -145,3 +171,22 @@ def test_collectstatic_and_gunicorn_config_work_with_production_settings(tmp_pat
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_the_worker_timeout_leaves_room_for_the_largest_documented_trigger() -> None:
+    import runpy
+
+    from dataplatform.pipeline.services import MAX_FILES
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN_", "DYNAMODB_"))}
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert MAX_FILES == 100_000  # the size README measured; re-measure when it changes
+    assert conf["timeout"] >= conf["LARGEST_TRIGGER_SECONDS"] >= 120
+    assert conf["timeout"] > conf["_budget"]

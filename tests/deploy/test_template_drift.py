@@ -9,7 +9,6 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from dataplatform import wiring
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.schema import (
     FILE_RUN_STATUS_INDEX,
@@ -19,6 +18,7 @@ from dataplatform.pipeline.schema import (
     sync_tables,
     table_specs,
 )
+from dataplatform.web import wiring
 
 from ..conftest import unique_config
 

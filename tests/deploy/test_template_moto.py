@@ -13,12 +13,13 @@ import boto3
 import pytest
 from django.core.management import call_command
 
-from dataplatform import wiring
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.clients import reset_clients
+from dataplatform.pipeline.notify import NotifySettings, SmtpSender
 from dataplatform.pipeline.schema import schema_diff, table_specs
 from dataplatform.pipeline.services import Actor, file_report, run_trigger
 from dataplatform.pipeline.states import FileStatus, RunStatus
+from dataplatform.web import wiring
 
 from .template_stack import REGION, DeployedStack, deploy, resources, stack_env_module
 
@@ -101,3 +102,36 @@ def test_a_trigger_and_worker_reports_run_through_the_core_on_the_stack(stack: D
     run = pipeline.runs.get(result.run.run_id, consistent=True)
     assert run.status is RunStatus.SUCCESS
     assert (run.resolved_files, run.processed_files) == (2, 2)
+
+
+def test_the_evaluator_gets_the_notify_settings_and_the_smtp_password_only_as_a_secret_reference() -> None:
+    from moto import mock_aws
+
+    secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:run-monitor/smtp-AbCdEf"
+    with mock_aws():
+        reset_clients()
+        deploy(NamePrefix="rm-smtp", SmtpHost="smtp.example.com", SmtpUser="run-monitor",
+               SmtpPasswordSecretArn=secret, SmtpSecurity="ssl", PublicBaseUrl="https://monitor.example.com/rm")
+        variables = boto3.client("lambda", region_name=REGION).get_function_configuration(
+            FunctionName="rm-smtp-evaluator"
+        )["Environment"]["Variables"]
+    reset_clients()
+    variables = {name: str(value) for name, value in variables.items()}  # moto keeps Number parameters as numbers
+    # CloudFormation resolves the reference at deploy time (moto keeps it as written).
+    assert variables["EMAIL_HOST_PASSWORD"] == f"{{{{resolve:secretsmanager:{secret}}}}}"
+    assert (variables["EMAIL_USE_SSL"], variables["EMAIL_USE_TLS"]) == ("true", "false")
+    sender = SmtpSender.from_env(variables)
+    assert sender is not None
+    assert (sender.host, sender.port, sender.username, sender.use_ssl) == ("smtp.example.com", 465, "run-monitor", True)
+    settings = NotifySettings.from_env(variables)
+    assert settings == NotifySettings(public_base_url="https://monitor.example.com/rm")
+
+
+def test_without_smtp_the_evaluator_has_no_email_settings(stack: DeployedStack) -> None:
+    variables = boto3.client("lambda", region_name=REGION).get_function_configuration(
+        FunctionName="rm-test-evaluator"
+    )["Environment"]["Variables"]
+    variables = {name: str(value) for name, value in variables.items()}
+    assert not {"EMAIL_HOST", "EMAIL_HOST_PASSWORD", "EMAIL_HOST_USER"} & set(variables)
+    assert SmtpSender.from_env(variables) is None
+    assert NotifySettings.from_env(variables).public_base_url == "https://monitor.example.com"

@@ -54,3 +54,16 @@ def audit_records(p: Pipeline, run_id: str) -> list[Any]:
         page = p.audit.for_target(run_id, limit=100, cursor=page.cursor)
         records += page.items
     return records
+
+
+def assert_refused_and_audited(p: Pipeline, before: dict[str, list[dict[str, Any]]], action: str) -> None:
+    """Nothing changed but one new audit record saying `action` was refused (SPEC: every admin
+    action, allowed or refused, leaves one audit record)."""
+    after = snapshot(p)
+    audit = p.config.audit_table
+    assert {k: v for k, v in after.items() if k != audit} == {k: v for k, v in before.items() if k != audit}
+    new = [item for item in after[audit] if item not in before[audit]]
+    assert len(new) == 1, new
+    assert len(after[audit]) == len(before[audit]) + 1
+    assert new[0]["action"]["S"] == action
+    assert new[0]["outcome"]["S"] == "refused"

@@ -16,7 +16,7 @@ from dataplatform.pipeline.dispatch import FileMessage
 from dataplatform.pipeline.errors import DispatchFailed
 from dataplatform.pipeline.lambda_handler import EventShape, TriggerUnavailable, event_shape
 
-from .recording import RecordingDispatcher, audit_records, snapshot
+from .recording import RecordingDispatcher, assert_refused_and_audited, audit_records, snapshot
 
 TRIGGER = {
     "datasetName": "fx-rates",
@@ -184,7 +184,7 @@ def test_bad_events_of_each_shape_answer_400_and_write_nothing(p: Pipeline, case
     assert status == 400
     assert body["code"] == "invalid"
     assert body["detail"]
-    assert snapshot(p) == before
+    assert_refused_and_audited(p, before, "trigger")
     assert isinstance(p.dispatcher, RecordingDispatcher)
     assert p.dispatcher.messages == []
 

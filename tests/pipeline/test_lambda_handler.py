@@ -16,7 +16,7 @@ from dataplatform.pipeline import lambda_handler
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.states import RunStatus
 
-from .recording import RecordingDispatcher, snapshot
+from .recording import RecordingDispatcher, assert_refused_and_audited, snapshot
 
 GOOD = {
     "datasetName": "fx-rates",
@@ -102,7 +102,7 @@ def test_bad_events_answer_400_with_a_json_error_and_write_nothing(p: Pipeline, 
     error = json.loads(response["body"])
     assert error["code"] == "invalid"
     assert error["detail"]
-    assert snapshot(p) == before
+    assert_refused_and_audited(p, before, "trigger")
     assert isinstance(p.dispatcher, RecordingDispatcher)
     assert p.dispatcher.messages == []
 

@@ -16,7 +16,7 @@ from dataplatform.pipeline.errors import InvalidTransition, NotFound, Validation
 from dataplatform.pipeline.services import Actor, file_report, file_retry, run_cancel, run_reconcile, run_retry
 from dataplatform.pipeline.states import FileStatus, RunStatus
 
-from .recording import RecordingDispatcher, audit_records, snapshot
+from .recording import RecordingDispatcher, assert_refused_and_audited, audit_records, snapshot
 
 ALICE = Actor(name="alice", request_id="req-1")
 WORKER = Actor(name="worker")
@@ -154,7 +154,7 @@ def test_unknown_dataset_without_files_is_a_clear_error_and_writes_nothing(p: Pi
     before = snapshot(p)
     with pytest.raises(ValidationFailed, match="not registered"):
         services.run_trigger(p, request={"datasetName": "nope", "businessDate": "2026-01-05"}, actor=ALICE)
-    assert snapshot(p) == before
+    assert_refused_and_audited(p, before, "trigger")
 
 
 def test_more_than_100000_files_is_refused() -> None:

@@ -253,8 +253,9 @@ def test_run_page_and_its_poll_read_counts_from_the_run_item(operator_client: Cl
     url = f"/runs/{run.run_id}/"
     with metrics.scope() as full:
         page = html(operator_client.get(url))
-    # The run, the files tab in view (failed: the run has failures), the audit trail, the failure groups.
-    assert full.operations == {"GetItem": 1, "Query": 3}, full.operations
+    # The run, the files tab in view (failed: the run has failures), the audit trail, the failure
+    # groups, the run's open alerts.
+    assert full.operations == {"GetItem": 1, "Query": 4}, full.operations
     assert 'aria-current="true" class="tab-failed"' in page
     assert ">23<" in page  # pending, from the counters
     assert "Stored counters" not in page

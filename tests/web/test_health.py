@@ -68,11 +68,15 @@ def test_live_needs_nothing(client: Client, point_at: object) -> None:
     assert response.json() == {"status": "ok"}
 
 
-def test_ready_is_200_with_both_tables(client: Client, point_at: object, ddb_local_server: DynamoDBLocal) -> None:
+def test_ready_is_200_with_both_tables_and_the_auth_database(
+    client: Client, point_at: object, ddb_local_server: DynamoDBLocal, db: None
+) -> None:
     point_at(ddb_local_server.endpoint_url)  # type: ignore[operator]
     response = client.get("/health/ready")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"runs": "ok", "files": "ok"}}
+    body = response.json()
+    assert body.pop("evaluator")["status"] == "unknown"  # reported beside the checks (tests/alerts/test_health.py)
+    assert body == {"status": "ok", "checks": {"runs": "ok", "files": "ok", "database": "ok"}}
     page = client.get("/health/")
     assert page.status_code == 200
     assert b"ready" in page.content
@@ -108,7 +112,7 @@ def test_ready_is_503_within_3s_when_dynamodb_is_down_or_hangs(
 
 
 def test_probe_storm_costs_at_most_one_read_per_table(
-    client: Client, point_at: object, ddb_local_server: DynamoDBLocal
+    client: Client, point_at: object, ddb_local_server: DynamoDBLocal, db: None
 ) -> None:
     point_at(ddb_local_server.endpoint_url)  # type: ignore[operator]
     checker = wiring.get_health_checker()
@@ -125,3 +129,41 @@ def test_probe_storm_costs_at_most_one_read_per_table(
     assert codes == [200] * 100
     assert len(calls) == 2
     assert len(set(calls)) == 2
+
+
+def test_ready_is_degraded_but_ready_when_the_shared_cache_is_down(
+    client: Client, point_at: object, ddb_local_server: DynamoDBLocal, db: None, settings: pytest.FixtureRequest
+) -> None:
+    closed = f"redis://127.0.0.1:{free_port()}/0"
+    settings.CACHE_URL = closed  # type: ignore[attr-defined]
+    settings.CACHES = {"default": {  # type: ignore[attr-defined]
+        "BACKEND": "dataplatform.web.cache.ResilientRedisCache", "LOCATION": closed,
+        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+    }}
+    point_at(ddb_local_server.endpoint_url)  # type: ignore[operator]
+    response = client.get("/health/ready")
+    assert response.status_code == 200
+    body = response.json()
+    assert body.pop("evaluator")["status"] == "unknown"
+    assert body == {
+        "status": "degraded", "checks": {"runs": "ok", "files": "ok", "database": "ok", "cache": "unavailable"},
+    }
+    page = client.get("/health/")
+    assert page.status_code == 200
+    assert b"degraded" in page.content
+
+
+def test_a_failing_required_part_makes_readiness_unavailable() -> None:
+    from dataplatform.pipeline.health import HealthChecker
+
+    def broken() -> str:
+        raise RuntimeError("boom")
+
+    checker = HealthChecker(
+        unique_config(endpoint_url=f"http://127.0.0.1:{free_port()}"),
+        parts={"database": lambda: "unavailable", "cache": broken}, optional=frozenset({"cache"}),
+    )
+    report = checker.check()
+    assert report.status == "unavailable"
+    assert report.checks["database"] == "unavailable"
+    assert report.checks["cache"] == "error"  # a part that raises still answers

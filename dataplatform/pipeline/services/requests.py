@@ -1,6 +1,8 @@
 """What callers may ask of the services, as strict pydantic models (Lambda event body, API
-request, page form, simulator): unknown fields, wrong JSON types and control characters are
-refused before anything is written, with one message per bad field."""
+request, page form, simulator): unknown fields, wrong JSON types, control characters, and
+anything DynamoDB could not store or a later read could not show (lone surrogates anywhere,
+keys too; nesting deeper than 32 levels; numbers out of DynamoDB's range) are refused before
+anything is written, with one message per bad field."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from ..errors import ValidationFailed
 from ..models import (
@@ -22,6 +24,7 @@ from ..models import (
     validate_location,
 )
 from ..states import FileStatus
+from ..storable import describe_problem, storable_problem
 
 MAX_FILES = 100_000
 MAX_MAPPING_BYTES = 32 * 1024
@@ -75,6 +78,13 @@ def parse_request(model: type[M], data: M | dict[str, Any], *, what: str) -> M:
         return data
     if not isinstance(data, dict):
         raise ValidationFailed(f"The {what} must be a JSON object.", fields={"__root__": "expected an object"})
+    found = storable_problem(data)
+    if found is not None:
+        # Named by the top-level field it is in; checked first, so pydantic never walks a
+        # 10,000-level structure.
+        where = found[0]
+        field = where.split(".")[0].split("[")[0] or "__root__"
+        raise ValidationFailed(f"Invalid {what}: {describe_problem(found)}", fields={field: describe_problem(found)})
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -85,6 +95,15 @@ def parse_request(model: type[M], data: M | dict[str, Any], *, what: str) -> M:
 
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True, frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        # Also for callers that skip parse_request (model_validate directly).
+        found = storable_problem(data) if isinstance(data, dict) else None
+        if found is not None:
+            raise ValueError(describe_problem(found))
+        return data
 
 
 class TriggerRequest(_Request):

@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 from ..datasets import DatasetConfig, resolve_locations
 from ..dispatch import FileMessage
 from ..dynamo import Update
-from ..errors import AlreadyExists, InvalidTransition, NotFound, PipelineError, ValidationFailed
+from ..errors import (
+    AlreadyExists,
+    IdempotencyConflict,
+    InvalidTransition,
+    NotFound,
+    PipelineError,
+    ValidationFailed,
+)
 from ..models import Environment, FileRecord, Run, parse_business_date
 from ..states import FileStatus, RunStatus
 from ..timeutil import utc_now
@@ -52,6 +59,29 @@ def idempotency_key(request: TriggerRequest) -> str | None:
         default=str,
     )
     return "derived:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+REGISTRY_DIGEST = "registry"
+
+
+def files_digest(request: TriggerRequest) -> str:
+    """What an idempotency key is bound to besides the dataset and date: the sha256 of the
+    trigger's file list (sorted, duplicates dropped), or "registry" when it named no files."""
+    if request.files is None:
+        return REGISTRY_DIGEST
+    return hashlib.sha256("\n".join(sorted(set(request.files))).encode()).hexdigest()
+
+
+def _same_files(run: Run, digest: str) -> Run:
+    """`run` when a repeat of its key asks for the same files; IdempotencyConflict (409) otherwise.
+    Runs stored before the digest existed carry none and are taken as they are."""
+    if run.files_digest is not None and run.files_digest != digest:
+        raise IdempotencyConflict(
+            f"The idempotency key of run {run.run_id!r} was first sent with a different file list; "
+            "a repeat must list the same files (use a new key for a different trigger).",
+            current=run.status.value,
+        )
+    return run
 
 
 def make_run_id(dataset_name: str, business_date: str, key: str | None) -> str:
@@ -116,27 +146,30 @@ def run_trigger(p: Pipeline, *, request: TriggerRequest | dict[str, Any], actor:
 
     A repeat with the same idempotency key returns the existing run (created=False); if that
     run is still `pending` (an earlier attempt died mid-registration) the registration is
-    finished. Invalid input raises ValidationFailed before anything is written; such refusals
-    are logged on the audit logger only, because bad input must leave the tables untouched."""
+    finished. Invalid input raises ValidationFailed before any run or file is written; like
+    every refusal it leaves one audit record (SPEC: allowed or refused, one record each)."""
     run_id = "-"
     try:
         parsed = parse_trigger(request)
         key = idempotency_key(parsed)
         run_id = make_run_id(parsed.datasetName, parsed.businessDate, key)
+        digest = files_digest(parsed)
         existing = _existing_run(p, run_id) if key else None
+        if existing is not None:
+            _same_files(existing, digest)
         if existing is not None and existing.status is not RunStatus.PENDING:
             result = TriggerResult(existing, created=False)
         else:
             config = _registered(p, parsed)
             environment = run_environment(parsed, config, p.config.environment)
             locations = _resolve_files(p, parsed, config)
-            result = _register(p, parsed, run_id, key, locations, environment)
+            result = _register(p, parsed, run_id, key, digest, locations, environment)
     except ValidationFailed as exc:
         dataset = request.get("datasetName") if isinstance(request, dict) else None
-        p.audit.record(
-            target_id="-", actor=actor.name, action="trigger", target=f"dataset:{dataset}", outcome="refused",
-            reason=exc.message, detail={"error": exc.code, "fields": exc.fields}, request_id=actor.request_id,
-            store=False,
+        p.audit.record_action(
+            actor=actor.name, request_id=actor.request_id, action="trigger", run_id="-",
+            target=f"dataset:{str(dataset)[:200]}", outcome="refused", error=exc,
+            detail={"fields": exc.fields},
         )
         raise
     except PipelineError as exc:
@@ -159,7 +192,7 @@ def _existing_run(p: Pipeline, run_id: str) -> Run | None:
 
 
 def _register(
-    p: Pipeline, request: TriggerRequest, run_id: str, key: str | None, locations: list[str],
+    p: Pipeline, request: TriggerRequest, run_id: str, key: str | None, digest: str, locations: list[str],
     environment: Environment,
 ) -> TriggerResult:
     now = utc_now()
@@ -176,13 +209,14 @@ def _register(
             "environment": environment,
             "metadata": request.metadata,
             "idempotencyKey": key,
+            "filesDigest": digest if key else None,
         }
     )
     created = True
     try:
         p.runs.create(run)
     except AlreadyExists:
-        existing = p.runs.get(run_id, consistent=True)
+        existing = _same_files(p.runs.get(run_id, consistent=True), digest)
         if existing.status is not RunStatus.PENDING:
             return TriggerResult(existing, created=False)
         # An earlier attempt died before dispatching: finish its registration.
@@ -203,9 +237,9 @@ def _register(
         )
         for location in locations
     ]
-    # The run is still `pending`, so nothing was dispatched and no file can have moved:
-    # a blind batch put (possibly over an earlier attempt's identical items) is safe.
-    p.files.put_batch(records)
+    # Only what is absent is created: a concurrent copy of this trigger may already have
+    # dispatched the run and workers moved its files, which must never be overwritten.
+    p.files.create_absent(records, pool=p.tasks)
     count = len(records)
     try:
         run = p.runs.transition(

@@ -100,3 +100,34 @@ def web_pipeline(ddb_local_server: DynamoDBLocal, settings: Any) -> Iterator[Pip
     pipeline.sync_tables()
     yield pipeline
     wiring.reset()
+
+
+# Browser tests (tests/browser, tests/alerts, tests/scale): one Chromium per test process, so one
+# Playwright (two sync Playwrights in one process refuse to start). Playwright's sync API runs an
+# event loop in the test thread; our DB calls there are synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    yield tab
+    context.close()

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def viewer() -> tuple[User, Client]:
     user = User.objects.create_user("tokyo", password="not-used-1234")
-    user.groups.add(Group.objects.get(name="viewer"))
+    user.groups.add(Group.objects.get_or_create(name="viewer")[0])
     client = Client()
     client.force_login(user)
     return user, client

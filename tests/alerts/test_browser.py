@@ -13,9 +13,10 @@ from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.evaluator import evaluate
 from dataplatform.pipeline.timeutil import utc_now
 from tests.alerts.conftest import DATASET, report_all, scheduled_dataset, trigger
-from tests.browser.conftest import CHROMIUM, browser, login, page, shot, users
+from tests.browser.conftest import login, shot, users
+from tests.conftest import CHROMIUM
 
-__all__ = ["browser", "page", "users"]
+__all__ = ["users"]
 
 pytestmark = [
     pytest.mark.ddb_local,

@@ -111,11 +111,12 @@ def api_patterns() -> list[URLPattern]:
 
 
 def http_methods(pattern: URLPattern) -> set[str]:
-    """The HTTP methods a route answers (viewset action maps, or an APIView's handlers)."""
+    """The HTTP methods a route answers (viewset action maps, or an APIView's handlers); HEAD is
+    GET without the body, so it is covered by GET's entry."""
     callback = pattern.callback
     actions = getattr(callback, "actions", None)
     if actions:
-        return set(actions)
+        return set(actions) - {"head"}
     view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
     if view_class is None:
         return set()

@@ -3,7 +3,6 @@ on DynamoDB Local loaded with the demo data (through the same services/repositor
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,16 +16,8 @@ from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.demo import DemoLoadResult, load_demo
 from dataplatform.pipeline.engine import DynamoDBLocal
 from dataplatform.web import wiring
-from tests.conftest import unique_config
+from tests.conftest import CHROMIUM, unique_config
 
-# Playwright's sync API runs an event loop in the test thread; our DB calls there are synchronous.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "browser-test-password-1"
 
@@ -37,25 +28,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for item in items:
             if "browser" in item.keywords:
                 item.add_marker(skip)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(15_000)
-    tab = context.new_page()
-    yield tab
-    context.close()
 
 
 @pytest.fixture(scope="module")

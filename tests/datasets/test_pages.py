@@ -83,4 +83,6 @@ def test_calendar_colours_days_by_expectation_state_per_environment(
     prod = html(operator_client.get("/datasets/rates/?days=7&environment=prod"))
     assert "scheduled in staging only" in prod
     assert "day-missing" not in prod
-    assert operator_client.get("/datasets/rates/?environment=dev").status_code == 400
+    unknown = html(operator_client.get("/datasets/rates/?environment=dev"))  # a message, not an error page
+    assert "environment must be staging or prod." in unknown
+    assert "Expectations in staging" in unknown  # the registry's environment instead

@@ -177,7 +177,7 @@ def test_the_unpacked_zip_runs_the_trigger_and_an_evaluator_tick_in_an_isolated_
     # Schedules that need the holidays package and an exchange calendar (pandas) in the tick.
     for name, calendar in (("fx-rates", {"holidays": "GB"}), ("eq-prices", {"calendar": "XNYS"})):
         web.datasets.put(DatasetConfig.model_validate({
-            "datasetName": name, "locations": [f"s3://bucket-a/{name}/{{businessDate}}.csv"],
+            "datasetName": name, "environment": "prod", "locations": [f"s3://bucket-a/{name}/{{businessDate}}.csv"],
             "schedule": {"weekdays": [0, 1, 2, 3, 4], "dueBy": "06:00", **calendar},
         }))
     sqs = boto3.client("sqs", endpoint_url=moto_server, region_name="us-east-1",

@@ -86,7 +86,8 @@ def test_items_other_tools_wrote_with_broken_text_render_everywhere(
         (f"/runs/?status={status}", {}),
         ("/runs/?datasetName=sales", {}),
         (f"/runs/{run_id}/", {}),
-        (f"/runs/{run_id}/row/", htmx("row")),
+        ("/runs/poll/", htmx("runs-poll")),
+        (f"/runs/{run_id}/live/", htmx("run-live")),
         (f"/runs/{run_id}/", htmx("run-status")),
         (f"/files/{file_id}/", {}),
         ("/", {}),
@@ -103,7 +104,7 @@ def test_ids_longer_than_a_dynamodb_key_are_404_on_pages_and_api(
     pipeline: Pipeline, client_for: Callable[[str], APIClient]
 ) -> None:
     page = _client("reader", "viewer")
-    for url in [f"/runs/{LONG_ID}/", f"/runs/{LONG_ID}/row/", f"/files/{LONG_ID}/", f"/datasets/{LONG_ID}/",
+    for url in [f"/runs/{LONG_ID}/", f"/runs/{LONG_ID}/live/", f"/files/{LONG_ID}/", f"/datasets/{LONG_ID}/",
                 f"/datasets/{'d' * 1100}/"]:
         assert page.get(url).status_code == 404, url
     api = client_for("viewer")
@@ -144,7 +145,8 @@ def test_accounts_without_a_dashboard_role_see_only_the_no_role_page(
     file_id = next(pipeline.files.iter_run(run.run_id)).file_id
     client = _client("nobody", *groups)
     for url, headers in [
-        ("/", {}), ("/runs/", {}), (f"/runs/{run.run_id}/", {}), (f"/runs/{run.run_id}/row/", htmx("row")),
+        ("/", {}), ("/runs/", {}), (f"/runs/{run.run_id}/", {}), (f"/runs/{run.run_id}/live/", htmx("run-live")),
+        ("/runs/poll/", htmx("runs-poll")),
         (f"/runs/{run.run_id}/", htmx("run-status")), (f"/files/{file_id}/", {}), ("/datasets/", {}),
         ("/datasets/sales/", {}),
     ]:

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.dynamo import serialize
+from dataplatform.pipeline.engine import DynamoDBLocal
 from dataplatform.pipeline.errors import InvalidCursor
 from dataplatform.pipeline.listing import Position, RunFilters, plan_sources
 from dataplatform.pipeline.models import Environment, Run
@@ -112,21 +112,20 @@ def seed_platform_tables(p: Pipeline, *, status_range: str | None) -> None:
     )
 
 
+# The exhaustive lists run on DynamoDB Local (Amazon's engine, ~6x faster than moto for these
+# Queries); one pass on moto keeps the two engines in agreement.
 @pytest.fixture
-def loaded(moto_pipeline: Pipeline) -> Pipeline:
-    load(moto_pipeline)
-    return moto_pipeline
+def loaded(ddb_local_pipeline: Pipeline) -> Pipeline:
+    load(ddb_local_pipeline)
+    return ddb_local_pipeline
 
 
 @pytest.fixture(params=[None, "createdAt"], ids=["status-index-hash-only", "status-index-by-createdAt"])
-def platform_pipeline(request: pytest.FixtureRequest) -> Iterator[Pipeline]:
-    from moto import mock_aws
-
-    with mock_aws():
-        p = Pipeline(unique_config(), client=boto3.client("dynamodb", region_name="us-east-1"))
-        seed_platform_tables(p, status_range=request.param)
-        load(p)
-        yield p
+def platform_pipeline(request: pytest.FixtureRequest, ddb_local_server: DynamoDBLocal) -> Pipeline:
+    p = Pipeline(unique_config(endpoint_url=ddb_local_server.endpoint_url))
+    seed_platform_tables(p, status_range=request.param)
+    load(p)
+    return p
 
 
 # Paging a 126-run list one run at a time costs 126+ Queries: the large lists are paged through
@@ -154,13 +153,12 @@ def test_every_page_size_from_1_to_60_starts_with_the_newest_runs(loaded: Pipeli
             assert (page.cursor is not None) == (len(want) > size)
 
 
-@pytest.mark.ddb_local
-def test_every_filter_combination_is_complete_on_dynamodb_local(ddb_local_pipeline: Pipeline) -> None:
-    load(ddb_local_pipeline)
+def test_every_filter_combination_is_complete_on_moto(moto_pipeline: Pipeline) -> None:
+    load(moto_pipeline)
     for filters in combinations():
         want = expected(filters)
-        for size in (1, 7, 60) if len(want) > 25 else (1, 2, 5, 60):
-            assert collect(ddb_local_pipeline, filters, size) == want, (filters, size)
+        for size in (7, 60) if len(want) > 25 else (1, 2, 5, 60):
+            assert collect(moto_pipeline, filters, size) == want, (filters, size)
 
 
 @pytest.mark.parametrize("status", STATUSES)

@@ -61,6 +61,7 @@ def test_operators_get_retry_redispatch_and_ack_actions(pipeline: Pipeline, oper
     assert f'href="/datasets/{DATASET}/?environment=staging">Open dataset</a>' in html  # no run behind it
     assert html.count('class="ack"') == 3
     assert f'action="/alerts/{failed.alert_id}/ack/"' in html
+    assert html.count("hx-trigger=") == 1  # the actions add no poll: still one per interval
 
 
 def test_viewers_see_the_alerts_without_any_action(pipeline: Pipeline, viewer_client: Client) -> None:

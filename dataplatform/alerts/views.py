@@ -94,6 +94,7 @@ def attention_page(request: HttpRequest) -> HttpResponse:
         "can_act": is_operator(request),
         "poll_seconds": settings.ATTENTION_POLL_SECONDS,
         "retryable": {a.alert_id for a in alerts if a.kind is AlertKind.FAILED and a.run_id},
+        "redispatchable": {a.alert_id for a in alerts if a.kind is AlertKind.STUCK and a.run_id},
         "next_url": request.get_full_path() if htmx_target(request) is None else "/",
     }
     return render_page(request, "alerts/attention.html", context, partial="attention")

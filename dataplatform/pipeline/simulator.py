@@ -1,6 +1,7 @@
 """The embedded pipeline simulator: keeps the local dashboard alive.
 
-It triggers runs of the registered demo datasets for today's business date through
+It triggers runs of the registered demo datasets for today's business date (in each
+dataset's own timezone) through
 `services.run_trigger`, and plays the preprocessor workers: each file goes
 pending -> fetched -> verified -> preprocessed through `services.file_report` (the very call
 the worker Lambdas make), with small random delays; a share of files fails at a random stage
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from .datasets import Schedule
 from .demo import DEMO_DATASETS, FILE_ERRORS
 from .dispatch import LocalDispatcher
 from .errors import InvalidTransition, NotFound, PipelineError, StoreUnavailable
@@ -128,7 +130,8 @@ class Simulator:
         self.p = p
         self.options = options or SimulatorOptions()
         self.stats = SimulatorStats()
-        self._today = today or (lambda: utc_now().date())
+        self._today = today  # None: each dataset's today in its schedule's timezone
+        self._schedules: dict[str, Schedule | None] = {}
         self._log = log or logger.info
         self._stop = threading.Event()
         # Set by request_stop (signal handlers), acted on by the main loop.
@@ -224,11 +227,28 @@ class Simulator:
             return list(self.options.datasets)
         demo = {entry["datasetName"] for entry in DEMO_DATASETS}
         try:
-            registered = [config.dataset_name for config in self.p.datasets.all()]
+            configs = self.p.datasets.all()
         except PipelineError as exc:
             self._log(f"could not read the dataset registry: {exc.message}")
             return []
-        return [name for name in registered if name in demo]
+        self._schedules.update({config.dataset_name: config.schedule for config in configs})
+        return [config.dataset_name for config in configs if config.dataset_name in demo]
+
+    def business_date(self, dataset: str) -> date:
+        """Today for `dataset`: in its schedule's timezone (a New York dataset is still on
+        yesterday at 02:00 UTC), UTC without a schedule; the `today` override wins."""
+        if self._today is not None:
+            return self._today()
+        if dataset not in self._schedules:
+            try:
+                self._schedules[dataset] = self.p.datasets.get(dataset).schedule
+            except NotFound:
+                self._schedules[dataset] = None
+            except PipelineError as exc:
+                self._log(f"could not read the schedule of {dataset}: {exc.message}")
+                return utc_now().date()  # not cached: the next trigger asks again
+        schedule = self._schedules[dataset]
+        return schedule.local_date(utc_now()) if schedule is not None else utc_now().date()
 
     def _next_dataset(self, names: list[str]) -> str:
         name = names[self._dataset_cursor % len(names)]
@@ -262,7 +282,7 @@ class Simulator:
     def _trigger(self, dataset: str, *, force: bool) -> str | None:
         """Trigger one run of `dataset` for today, unless (not forced) one is still moving or
         today is a day this dataset is missed on purpose."""
-        today = self._today().isoformat()
+        today = self.business_date(dataset).isoformat()
         if not force and self.misses(dataset, today):
             key = f"{dataset}@{today}"
             if key not in self.stats.missed:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.test import Client
 
 from dataplatform.pipeline.alerts import Alert
@@ -14,6 +15,7 @@ from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.datasets import DatasetConfig
 from dataplatform.pipeline.expectations import AlertKind
 from dataplatform.pipeline.models import Environment
+from dataplatform.pipeline.states import RunStatus
 from tests.alerts.conftest import DATASET, at, tick, trigger
 from tests.web.page_fixtures import htmx
 
@@ -49,11 +51,66 @@ def test_attention_page_orders_by_severity_then_newest(pipeline: Pipeline, viewe
 def test_operators_get_retry_redispatch_and_ack_actions(pipeline: Pipeline, operator_client: Client) -> None:
     failed = _open(pipeline, AlertKind.FAILED, 1, run_id="r-failed")
     _open(pipeline, AlertKind.STUCK, 2, run_id="r-stuck", dataset="other")
+    _open(pipeline, AlertKind.MISSING, 3)
     html = operator_client.get("/").content.decode()
     assert 'action="/runs/r-failed/retry/"' in html
-    assert "Re-dispatch or cancel" in html
-    assert html.count('class="ack"') == 2
+    assert 'action="/runs/r-stuck/redispatch/"' in html
+    assert 'action="/runs/r-failed/redispatch/"' not in html  # re-dispatch is for stuck runs
+    assert 'action="/runs/r-stuck/retry/"' not in html
+    assert html.count("Open run</a>") == 2
+    assert f'href="/datasets/{DATASET}/?environment=staging">Open dataset</a>' in html  # no run behind it
+    assert html.count('class="ack"') == 3
     assert f'action="/alerts/{failed.alert_id}/ack/"' in html
+    assert html.count("hx-trigger=") == 1  # the actions add no poll: still one per interval
+
+
+def test_viewers_see_the_alerts_without_any_action(pipeline: Pipeline, viewer_client: Client) -> None:
+    _open(pipeline, AlertKind.FAILED, 1, run_id="r-failed")
+    _open(pipeline, AlertKind.STUCK, 2, run_id="r-stuck", dataset="other")
+    html = viewer_client.get("/").content.decode()
+    assert "failed summary" in html
+    assert "stuck summary" in html
+    assert 'class="alert-actions"' not in html
+    for action in ("/retry/", "/redispatch/", "/ack/"):
+        assert action not in html
+    assert 'href="/runs/r-stuck/"' in html  # the run column still links the run
+
+
+def test_a_stuck_run_is_redispatched_from_the_attention_page(
+    pipeline: Pipeline, dataset: DatasetConfig, operator_client: Client
+) -> None:
+    with time_machine.travel(at("06:10"), tick=False):
+        run = trigger(pipeline)
+    with time_machine.travel(at("07:15"), tick=False):
+        (stuck,) = tick(pipeline, "07:15").opened
+        assert (stuck.kind, stuck.run_id) == (AlertKind.STUCK, run.run_id)
+        html = operator_client.get("/").content.decode()
+        action = f"/runs/{run.run_id}/redispatch/"
+        assert f'action="{action}"' in html
+        preview = operator_client.post(action)  # step 1, as the page's button posts it: a count to confirm
+        assert preview.status_code == 200
+        assert "Confirm: re-dispatch 2 files" in preview.content.decode()
+        assert pipeline.dispatcher.drain() == []  # type: ignore[attr-defined]
+        done = operator_client.post(action, {"confirm": "yes"})
+        assert done.status_code == 302
+        assert done["Location"] == f"/runs/{run.run_id}/"
+    sent = pipeline.dispatcher.drain()  # type: ignore[attr-defined]
+    assert sorted(m.run_id for m in sent) == [run.run_id, run.run_id]
+    assert pipeline.runs.get(run.run_id).updated_at == at("07:15")  # a re-dispatch is progress
+    with time_machine.travel(at("07:20"), tick=False):
+        assert [a.alert_id for a in tick(pipeline, "07:20").resolved] == [stuck.alert_id]
+
+
+def test_a_stuck_alerts_page_offers_redispatch_while_its_run_is_in_flight(
+    pipeline: Pipeline, dataset: DatasetConfig, operator_client: Client
+) -> None:
+    run = trigger(pipeline)
+    stuck = _open(pipeline, AlertKind.STUCK, 1, run_id=run.run_id)
+    html = operator_client.get(f"/alerts/{stuck.alert_id}/").content.decode()
+    assert f'action="/runs/{run.run_id}/redispatch/"' in html
+    pipeline.runs.transition(run.run_id, RunStatus.CANCELLED)
+    html = operator_client.get(f"/alerts/{stuck.alert_id}/").content.decode()
+    assert "/redispatch/" not in html  # a cancelled run has nothing to re-dispatch
 
 
 def test_the_poll_gets_only_the_attention_partial(pipeline: Pipeline, viewer_client: Client) -> None:

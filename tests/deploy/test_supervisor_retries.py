@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from dataplatform.run_local import Process, Supervisor
+from dataplatform.run_local import ROOT, Process, Supervisor, processes
 
 # Fails until it has run `n` times (a marker file counts the runs), then succeeds.
 FLAKY = "import pathlib,sys; p=pathlib.Path(sys.argv[1]); n=len(p.read_text()) if p.exists() else 0; " \
@@ -54,3 +54,12 @@ def test_a_process_gets_its_own_variables(tmp_path: Path) -> None:
     supervisor = Supervisor(dict(os.environ), plan)
     assert _watch(supervisor, plan, done="p") == 0
     assert out.read_text() == "yes"
+
+
+def test_the_evaluator_runs_every_30_seconds_beside_the_simulator_once_the_demo_data_is_in() -> None:
+    plan = {p.name: p for p in processes(dev=False, addr="127.0.0.1:8000")}
+    evaluator, simulator = plan["evaluator"], plan["simulator"]
+    assert evaluator.argv[-4:] == [str(ROOT / "manage.py"), "evaluate_alerts", "--every", "30"]
+    assert simulator.argv[-1] == "simulate"
+    assert evaluator.after == simulator.after == "demo data"
+    assert not evaluator.once  # long-running: if it ends, bin/run stops everything

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from io import StringIO
 
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from dataplatform.ops.management.commands import simulate
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.datasets import parse_dataset
-from dataplatform.pipeline.simulator import Simulator, SimulatorOptions
+from dataplatform.pipeline.simulator import Simulator, SimulatorOptions, SimulatorStats
 from dataplatform.pipeline.states import FileStatus
 
 DAYS = [(date(2026, 1, 1) + timedelta(days=i)).isoformat() for i in range(200)]
@@ -51,3 +58,45 @@ def test_a_held_run_makes_no_progress_until_the_hold_ends(moto_pipeline: Pipelin
     simulator._held_until[run_id] = 0.0  # the hold is over
     simulator._advance(record.file_id, random.Random(1))
     assert p.files.get(record.file_id).status in {FileStatus.PREPROCESSED, FileStatus.FAILED}
+
+
+def test_each_dataset_is_triggered_for_its_own_today(moto_pipeline: Pipeline) -> None:
+    p = moto_pipeline
+    for name, zone in (("ny-prices", "America/New_York"), ("tokyo-prices", "Asia/Tokyo")):
+        p.datasets.put(parse_dataset({"datasetName": name, "locations": ["https://x.example/{yyyymmdd}.csv"],
+                                      "schedule": {"timezone": zone}}))
+    p.datasets.put(parse_dataset({"datasetName": "no-schedule", "locations": ["https://x.example/{yyyymmdd}.csv"]}))
+    simulator = Simulator(p, SimulatorOptions(miss_rate=0.0, stuck_rate=0.0))
+    with time_machine.travel(datetime(2026, 3, 3, 2, 0, tzinfo=UTC), tick=False):
+        # 02:00 UTC: 21:00 the day before in New York, 11:00 in Tokyo.
+        assert simulator.business_date("ny-prices") == date(2026, 3, 2)
+        assert simulator.business_date("tokyo-prices") == date(2026, 3, 3)
+        assert simulator.business_date("no-schedule") == date(2026, 3, 3)
+        run_id = simulator._trigger("ny-prices", force=False)
+    assert run_id is not None
+    assert p.runs.get(run_id).business_date == date(2026, 3, 2)
+
+
+def test_simulate_refuses_a_rate_outside_zero_to_one() -> None:
+    with pytest.raises(CommandError, match="miss_rate and stuck_rate"):
+        call_command("simulate", "--miss-rate", "1.5", "--max-seconds", "1")
+    with pytest.raises(CommandError, match="stuck_minutes"):
+        call_command("simulate", "--stuck-minutes", "0", "--max-seconds", "1")
+
+
+def test_simulate_passes_its_misbehaviour_options_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[SimulatorOptions] = []
+
+    class Recording:
+        def __init__(self, p: object, options: SimulatorOptions, **_: object) -> None:
+            seen.append(options)
+
+        def run(self) -> SimulatorStats:
+            return SimulatorStats()
+
+    monkeypatch.setattr(simulate, "Simulator", Recording)
+    monkeypatch.setattr(simulate, "get_pipeline", lambda: None)
+    call_command("simulate", "--miss-rate", "0.5", "--stuck-rate", "0.25", "--stuck-minutes", "90", "--seed", "7",
+                 stdout=StringIO())
+    [options] = seen
+    assert (options.miss_rate, options.stuck_rate, options.stuck_minutes, options.seed) == (0.5, 0.25, 90.0, 7)

@@ -194,6 +194,7 @@ def test_page_refusals_each_leave_one_audit_record(pipeline: Pipeline) -> None:
     cases: list[tuple[Client, str, dict[str, str], str, str, int]] = [
         (viewer, f"/runs/{run.run_id}/cancel/", {"reason": "forged"}, "cancel", run.run_id, 403),
         (viewer, f"/runs/{run.run_id}/retry/", {"confirm": "yes"}, "retry", run.run_id, 403),
+        (viewer, f"/runs/{run.run_id}/redispatch/", {"confirm": "yes"}, "redispatch", run.run_id, 403),
         (viewer, f"/files/{failed.file_id}/retry/", {}, "file_retry", failed.file_id, 403),
         (nobody, f"/runs/{run.run_id}/cancel/", {"reason": "no role"}, "cancel", run.run_id, 403),
         (stale, f"/runs/{run.run_id}/cancel/", {"reason": "no token"}, "cancel", run.run_id, 403),

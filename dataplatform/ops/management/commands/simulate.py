@@ -32,6 +32,22 @@ class Command(BaseCommand):
             help="seconds a worker spends on each step (default 0.3 1.5)",
         )
         parser.add_argument("--dataset", action="append", dest="datasets", help="only these datasets (repeatable)")
+        parser.add_argument(
+            "--miss-rate", type=float, default=0.1,
+            help="probability that a dataset is never triggered on a business date: a missing alert (default 0.1)",
+        )
+        parser.add_argument(
+            "--stuck-rate", type=float, default=0.1,
+            help="probability that a triggered run is left without progress: a stuck alert (default 0.1)",
+        )
+        parser.add_argument(
+            "--stuck-minutes", type=float, default=75.0,
+            help="how long such a run is left alone before its files move again (default 75)",
+        )
+        parser.add_argument(
+            "--seed", type=int, default=None,
+            help="fixes which dates are missed and which runs are held (default: the same in every process)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -43,6 +59,10 @@ class Command(BaseCommand):
                 workers=options["workers"],
                 step_delay=tuple(options["step_delay"]),
                 datasets=tuple(options["datasets"]) if options["datasets"] else None,
+                miss_rate=options["miss_rate"],
+                stuck_rate=options["stuck_rate"],
+                stuck_minutes=options["stuck_minutes"],
+                seed=options["seed"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc

@@ -295,6 +295,12 @@ def test_datasets_and_calendar_pages(page: Any, live_server: Any, demo: Demo, us
     expect(page.locator(".runs-table tbody .badge").first).to_be_visible()
 
 
+# The innermost elements that reach past the viewport's right edge (tag#id.class and right edge).
+WIDEST = """[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 2
+  && ![...e.children].some(c => c.getBoundingClientRect().right > innerWidth + 2))
+  .slice(0, 8).map(e => `${e.tagName}#${e.id}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)"""
+
+
 def test_phone_width_and_dark_mode(browser: Any, live_server: Any, demo: Demo, users: dict[str, str]) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark", device_scale_factor=2)
     try:
@@ -308,7 +314,7 @@ def test_phone_width_and_dark_mode(browser: Any, live_server: Any, demo: Demo, u
         page.goto(f"{live_server.url}/runs/{run.run_id}/")
         expect(page.locator("#run-status")).to_be_visible()
         width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 392, f"the run page scrolls sideways at phone width ({width}px)"
+        assert width <= 392, (f"the run page scrolls sideways at phone width ({width}px)", page.evaluate(WIDEST))
         shot(page, "run-page-phone-dark", full_page=False)
     finally:
         context.close()

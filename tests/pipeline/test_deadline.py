@@ -3,10 +3,7 @@ starts; the call raises StoreUnavailable (503 + Retry-After) instead of waiting 
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -14,33 +11,6 @@ from dataplatform.pipeline.clients import get_client, reset_clients
 from dataplatform.pipeline.deadline import deadline, remaining
 from dataplatform.pipeline.errors import StoreUnavailable
 from tests.conftest import unique_config
-
-
-@pytest.fixture
-def hung_endpoint() -> Iterator[str]:
-    """Accepts connections and never answers (a SIGSTOPped engine looks the same)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join(timeout=2)
-    for conn in held:
-        conn.close()
-    server.close()
 
 
 def test_no_attempt_starts_after_the_deadline(hung_endpoint: str) -> None:

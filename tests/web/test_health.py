@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,34 +29,6 @@ def point_at(settings: pytest.FixtureRequest) -> Iterator[object]:
 
     yield apply
     wiring.reset()
-
-
-@pytest.fixture
-def silent_socket() -> Iterator[str]:
-    """A server that accepts connections and never answers."""
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-                held.append(conn)
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join(timeout=2)
-    for conn in held:
-        conn.close()
-    server.close()
 
 
 def test_live_needs_nothing(client: Client, point_at: object) -> None:
@@ -94,12 +64,12 @@ def test_ready_reports_missing_tables_without_naming_them(
     assert "FileTable" not in body
 
 
-@pytest.mark.parametrize("target", ["closed_port", "silent_socket"])
+@pytest.mark.parametrize("target", ["closed_port", "hung_endpoint"])
 def test_ready_is_503_within_3s_when_dynamodb_is_down_or_hangs(
     client: Client, point_at: object, target: str, request: pytest.FixtureRequest
 ) -> None:
     closed = f"http://127.0.0.1:{free_port()}"
-    endpoint = closed if target == "closed_port" else request.getfixturevalue("silent_socket")
+    endpoint = closed if target == "closed_port" else request.getfixturevalue("hung_endpoint")
     point_at(endpoint, create=False)  # type: ignore[operator]
     for path in ["/health/ready", "/health/"]:
         wiring.reset()

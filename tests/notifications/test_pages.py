@@ -130,3 +130,13 @@ def test_viewers_read_silences_but_cannot_change_them(pipeline: Pipeline) -> Non
     assert posted.status_code == 403
     assert pipeline.silences.all() == []
     assert page_client("norole").get("/silences/").status_code == 403
+
+
+def test_new_channel_form_names_the_channel_first_and_tells_channel_kind_from_alert_kinds(pipeline: Pipeline) -> None:
+    body = page_client("superuser").get("/channels/").content.decode()
+    form = body.split('id="channel-create"')[1]
+    order = [form.index(f'name="{name}"') for name in ("name", "kind", "url", "datasets", "kinds")]
+    assert order == sorted(order)  # what and where first, then what it listens to
+    assert ">Channel kind:</label>" in form
+    assert ">Alert kinds:</label>" in form
+    assert 'class="form-stack"' in form  # laid out, not bare as_p

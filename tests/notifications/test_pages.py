@@ -140,3 +140,13 @@ def test_new_channel_form_names_the_channel_first_and_tells_channel_kind_from_al
     assert ">Channel kind:</label>" in form
     assert ">Alert kinds:</label>" in form
     assert 'class="form-stack"' in form  # laid out, not bare as_p
+
+
+def test_channels_refusal_names_the_superuser_not_the_operator_role(pipeline: Pipeline) -> None:
+    clients = {role: page_client(role) for role in ("operator", "viewer")}
+    for client in clients.values():
+        body = client.get("/channels/").content.decode()
+        assert "managed by <strong>superusers</strong>" in body
+        assert "Retrying and cancelling" not in body  # an operator already may; it is not what is missing
+    viewer_post = clients["viewer"].post("/silences/new/", {"reason": "x"}).content.decode()
+    assert "need the <strong>operator</strong> role" in viewer_post  # silences are an operator's

@@ -86,3 +86,9 @@ def test_the_brand_leads_to_the_attention_page_and_the_token_page_is_highlighted
     nav = body.split('aria-label="Main"')[1].split("</nav>")[0]
     assert '<a href="/accounts/tokens/" aria-current="page">API token</a>' in nav
     assert nav.count('aria-current="page"') == 1
+
+
+def test_favicon_ico_leads_to_the_svg_icon(client: Client) -> None:
+    response = client.get("/favicon.ico")  # the admin has no <link rel="icon">: browsers ask here
+    assert response.status_code == 302
+    assert response["Location"].endswith("favicon.svg")

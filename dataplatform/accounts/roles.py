@@ -33,8 +33,11 @@ def user_roles(user: Any) -> set[str]:
 
 
 def label(user: Any) -> str:
-    """The role shown in the page header: the strongest role the user holds."""
+    """The role shown in the page header: the strongest role the user holds ('superuser' for
+    one: it also manages channels and users, which no role grants)."""
     held = user_roles(user)
+    if held and getattr(user, "is_superuser", False):
+        return "superuser"
     for role in (OPERATOR, PIPELINE, VIEWER):
         if role in held:
             return role

@@ -72,7 +72,7 @@ def dataset_page(request: HttpRequest, name: str) -> HttpResponse:
         "environments": [e.value for e in Environment],
         "days": (end - start).days + 1,
         "weeks": _weeks(calendar),
-        "summary": selectors.calendar_summary(calendar),
+        "summary": _summary(calendar),
         "problems": problems,
         "day_choices": [7, 30, 90],
         "weekday_names": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
@@ -81,6 +81,16 @@ def dataset_page(request: HttpRequest, name: str) -> HttpResponse:
                          "skipped"],
     }
     return render_page(request, "datasets/dataset_calendar.html", context, partial="calendar")
+
+
+def _summary(days: list[CalendarDay]) -> list[tuple[bool, str, int]]:
+    """(is an expectation state, value, days) per value, in the vocabulary the cells show: the
+    expectation state where the day has one, else the run status (a dataset without a schedule)."""
+    counts: dict[tuple[bool, str], int] = {}
+    for day in days:
+        key = (True, day.state) if day.state else (False, day.status)
+        counts[key] = counts.get(key, 0) + 1
+    return [(is_state, value, n) for (is_state, value), n in counts.items()]
 
 
 def _weeks(days: list[CalendarDay]) -> list[list[CalendarDay | None]]:

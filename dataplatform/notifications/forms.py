@@ -33,7 +33,8 @@ class SubscriptionFields(forms.Form):
         attrs={"placeholder": "all datasets (or: sales, bond-prices)"}))
     environments = forms.MultipleChoiceField(required=False, choices=ENVIRONMENT_CHOICES,
                                              widget=forms.CheckboxSelectMultiple)
-    kinds = forms.MultipleChoiceField(required=False, choices=KIND_CHOICES, widget=forms.CheckboxSelectMultiple)
+    kinds = forms.MultipleChoiceField(required=False, choices=KIND_CHOICES, label="Alert kinds",
+                                      widget=forms.CheckboxSelectMultiple)
     repeat_minutes = forms.CharField(required=False, max_length=200, label="Repeat after (minutes)",
                                      widget=forms.TextInput(attrs={"placeholder": "30, 60, 120, 240"}))
 
@@ -62,7 +63,10 @@ class SubscriptionFields(forms.Form):
 
 
 class ChannelCreateForm(SubscriptionFields):
-    kind = forms.ChoiceField(choices=[(k, k) for k in CHANNEL_KINDS])
+    # What the channel is and where it sends first, then what it listens to.
+    field_order = ["name", "kind", "url", "to", "secret", "datasets", "environments", "kinds", "repeat_minutes"]
+
+    kind = forms.ChoiceField(choices=[(k, k) for k in CHANNEL_KINDS], label="Channel kind")
     name = forms.CharField(max_length=MAX_NAME_LENGTH)
     url = forms.CharField(required=False, max_length=MAX_URL_LENGTH, label="URL",
                           help_text="webhook: http(s) URL; slack: the https incoming-webhook URL")
@@ -85,6 +89,8 @@ class ChannelCreateForm(SubscriptionFields):
 
 
 class ChannelEditForm(SubscriptionFields):
+    field_order = ["name", "datasets", "environments", "kinds", "repeat_minutes"]
+
     name = forms.CharField(max_length=MAX_NAME_LENGTH)
 
     def body(self) -> dict[str, Any]:

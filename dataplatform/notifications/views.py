@@ -34,9 +34,10 @@ View = TypeVar("View", bound=Callable[..., HttpResponse])
 EXPIRED_SHOWN = 50
 
 
-def _forbidden(request: HttpRequest) -> HttpResponse:
+def _forbidden(request: HttpRequest, needed: str) -> HttpResponse:
+    """403 page (or htmx banner) naming the role the request lacked."""
     template = "errors/403.html#banner" if is_htmx(request) else "errors/403.html"
-    return HttpResponseForbidden(render(request, template, {}).content)
+    return HttpResponseForbidden(render(request, template, {"needed": needed}).content)
 
 
 def admin_only(view: View) -> View:
@@ -46,7 +47,7 @@ def admin_only(view: View) -> View:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         user = request.user
         if not (user.is_active and user.is_superuser):
-            return _forbidden(request)
+            return _forbidden(request, "superuser")
         return view(request, *args, **kwargs)
 
     return cast(View, wrapper)
@@ -58,7 +59,7 @@ def readers_only(view: View) -> View:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not roles.has_role(request.user, roles.VIEWER, roles.OPERATOR):
-            return _forbidden(request)
+            return _forbidden(request, "viewer")
         return view(request, *args, **kwargs)
 
     return cast(View, wrapper)

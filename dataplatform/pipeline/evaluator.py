@@ -192,7 +192,7 @@ def _reconcile(
     fresh: dict[str, Run] = {}
     for run in _reconcile_candidates(windows, now, last_tick, after)[:budget]:
         try:
-            outcome = run_reconcile(p, run_id=run.run_id, actor=actor)
+            outcome = run_reconcile(p, run_id=run.run_id, actor=actor, audit_unchanged=False)
         except PipelineError as exc:
             result.reconcile_errors += 1
             logger.warning("evaluator reconcile of %s refused: %s tick=%s", run.run_id, exc.message, result.tick_id)

@@ -62,6 +62,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
+class PlainFormatter(logging.Formatter):
+    """LOG_FORMAT=plain (bin/run's terminal): the classic line plus the record's extra fields as
+    key=value (the access line's method, path, status, ...), secrets redacted."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extra = [
+            f"{key}={json.dumps(redact(value, key), default=str, ensure_ascii=False)}"
+            for key, value in record.__dict__.items()
+            if key not in _STANDARD and not key.startswith("_")
+        ]
+        return f"{line} {' '.join(extra)}" if extra else line
+
+
 access_logger = logging.getLogger("dataplatform.access")
 
 

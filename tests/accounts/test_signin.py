@@ -76,6 +76,12 @@ def test_the_header_names_the_strongest_role() -> None:
     assert roles.label(_user("nora")) == ""
 
 
+def test_the_header_names_a_superuser_as_such() -> None:
+    boss = _user("root")
+    boss.is_superuser = True
+    assert roles.label(boss) == "superuser"  # not "operator": channels and users are theirs too
+
+
 def test_dashboard_request_costs_three_small_queries(django_assert_num_queries, web_pipeline) -> None:  # type: ignore[no-untyped-def]
     client = Client()
     client.force_login(_user("erin", "operator"))

@@ -224,3 +224,13 @@ def test_the_nav_links_the_attention_and_alert_pages(pipeline: Pipeline, viewer_
     html: Any = viewer_client.get("/runs/").content.decode()
     assert 'href="/">Attention' in html
     assert 'href="/alerts/"' in html
+
+
+def test_attention_page_heads_the_age_column_opened_as_its_cells_read(
+    pipeline: Pipeline, viewer_client: Client
+) -> None:
+    _open(pipeline, AlertKind.LATE, 9, run_id="r-late")
+    html = viewer_client.get("/").content.decode()
+    head = html.split('class="table alerts-table"')[1].split("</thead>")[0]
+    assert '<th scope="col">Opened</th>' in head  # the cells say "14 min ago": "Open for 14 min ago" read wrong
+    assert "Open for" not in head

@@ -86,3 +86,31 @@ def test_calendar_colours_days_by_expectation_state_per_environment(
     unknown = html(operator_client.get("/datasets/rates/?environment=dev"))  # a message, not an error page
     assert "environment must be staging or prod." in unknown
     assert "Expectations in staging" in unknown  # the registry's environment instead
+
+
+def test_calendar_shows_the_schedule_in_the_datasets_timezone(operator_client: Client, pipeline: Pipeline) -> None:
+    from dataplatform.pipeline.datasets import parse_dataset
+
+    pipeline.datasets.put(parse_dataset({
+        "datasetName": "bonds", "locations": ["s3://bucket-x/{dataset}/{businessDate}.csv"],
+        "schedule": {"timezone": "America/New_York", "weekdays": [0, 1, 2, 3, 4], "dueBy": "17:00"},
+    }))
+    body = html(operator_client.get("/datasets/bonds/"))
+    assert "due 17:00 America/New_York" in body
+    assert "17:00 UTC" not in body  # the due time is New York's, not UTC
+
+
+def test_calendar_counts_days_in_the_words_its_cells_use(operator_client: Client, pipeline: Pipeline) -> None:
+    from dataplatform.pipeline.datasets import parse_dataset
+
+    pipeline.datasets.register("rates", datetime.now(UTC) - timedelta(days=3))
+    pipeline.datasets.put(parse_dataset({
+        "datasetName": "rates", "locations": ["s3://bucket-x/{dataset}/{businessDate}.csv"],
+        "schedule": {"weekdays": [0, 1, 2, 3, 4, 5, 6], "dueBy": "00:00"},
+    }))
+    body = html(operator_client.get("/datasets/rates/?days=7"))
+    summary = body.split('class="summary"')[1].split("</p>")[0]
+    assert "In these 7 days:" in summary
+    assert "Skipped</span> \N{MULTIPLICATION SIGN} " in summary  # days before registration, as the cells say
+    assert "Missing</span> \N{MULTIPLICATION SIGN} " in summary
+    assert "No run" not in summary  # a run status the cells never show

@@ -130,3 +130,23 @@ def test_viewers_read_silences_but_cannot_change_them(pipeline: Pipeline) -> Non
     assert posted.status_code == 403
     assert pipeline.silences.all() == []
     assert page_client("norole").get("/silences/").status_code == 403
+
+
+def test_new_channel_form_names_the_channel_first_and_tells_channel_kind_from_alert_kinds(pipeline: Pipeline) -> None:
+    body = page_client("superuser").get("/channels/").content.decode()
+    form = body.split('id="channel-create"')[1]
+    order = [form.index(f'name="{name}"') for name in ("name", "kind", "url", "datasets", "kinds")]
+    assert order == sorted(order)  # what and where first, then what it listens to
+    assert ">Channel kind:</label>" in form
+    assert ">Alert kinds:</label>" in form
+    assert 'class="form-stack"' in form  # laid out, not bare as_p
+
+
+def test_channels_refusal_names_the_superuser_not_the_operator_role(pipeline: Pipeline) -> None:
+    clients = {role: page_client(role) for role in ("operator", "viewer")}
+    for client in clients.values():
+        body = client.get("/channels/").content.decode()
+        assert "managed by <strong>superusers</strong>" in body
+        assert "Retrying and cancelling" not in body  # an operator already may; it is not what is missing
+    viewer_post = clients["viewer"].post("/silences/new/", {"reason": "x"}).content.decode()
+    assert "need the <strong>operator</strong> role" in viewer_post  # silences are an operator's

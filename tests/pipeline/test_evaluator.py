@@ -229,6 +229,24 @@ def test_reconcile_leaves_a_busy_run_alone_and_respects_the_budget(p: Pipeline) 
     assert evaluate(p, now=at(7, 2), reconcile_budget=0).reconciled == []
 
 
+def test_a_reconcile_that_changes_nothing_leaves_the_runs_audit_trail_alone(p: Pipeline) -> None:
+    run = add_run(p, "processing", created=at(6, 0), updated=at(6, 0), run_id="quiet", resolvedFiles=2,
+                  pendingFiles=2)
+    p.files.put_batch(_files(run, ["pending"] * 2))  # the counters are right: nothing to repair
+    for minute in range(3):  # a tick every minute (bin/run: every 30 s)
+        assert evaluate(p, now=at(7, minute)).reconciled == ["quiet"]
+    assert p.audit.for_target("quiet").items == []  # an operator's actions are not buried under checks
+
+
+def test_a_reconcile_that_repairs_a_run_is_audited(p: Pipeline) -> None:
+    run = add_run(p, "processing", created=at(6, 0), updated=at(6, 0), run_id="drifted", resolvedFiles=2,
+                  pendingFiles=2)
+    p.files.put_batch(_files(run, ["pending", "fetched"]))  # a move whose counter update was lost
+    evaluate(p, now=at(7, 0))
+    [event] = p.audit.for_target("drifted").items
+    assert (event.actor, event.action, event.detail["changed"]) == ("evaluator", "reconcile", True)
+
+
 def test_a_tick_reads_the_same_whatever_the_number_of_runs_and_files(moto_pipeline: Pipeline) -> None:
     p = moto_pipeline
     register(p, dataset("a"), dataset("b"))

@@ -316,3 +316,15 @@ def test_cancelled_run_reads_as_cancelled(operator_client: Client, pipeline: Pip
     assert "(4 not processed)" in body
     assert "(4 pending)" not in body
     assert 'hx-get="/runs/' + run.run_id + '/live/' not in body
+
+
+def test_keep_as_is_does_not_inherit_the_confirm_forms_disabled_element(
+    operator_client: Client, pipeline: Pipeline
+) -> None:
+    run = make_run(pipeline, files=3, done=1, failed=2)
+    preview = html(operator_client.post(f"/runs/{run.run_id}/retry/", **htmx("run-actions")))
+    form = preview.split('class="confirm-box"')[1].split("</form>")[0]
+    assert 'hx-disabled-elt="find button"' in preview  # the form's, inherited by every hx- element in it
+    # Inherited by the link, "find button" matches nothing under it: htmx logs a console error on click.
+    keep = form.split(">Keep as is</a>")[0].rsplit("<a ", 1)[1]
+    assert 'hx-disabled-elt="this"' in keep

@@ -32,3 +32,16 @@ def test_access_log_counts_every_call_of_a_parallel_retry(
     assert seen.operations == {"GetItem": 1, "Query": 1, "UpdateItem": FILES + 2, "PutItem": 1}
     [line] = [r for r in caplog.records if r.name == "dataplatform.access"]
     assert line.dynamodb_calls == FILES + 5  # type: ignore[attr-defined]
+
+
+def test_plain_log_lines_carry_the_access_fields_for_a_person_at_the_terminal() -> None:
+    from dataplatform.web.logs import PlainFormatter
+
+    record = logging.LogRecord("dataplatform.access", logging.INFO, __file__, 1, "request", (), None)
+    record.request_id = "abc"
+    record.method, record.path, record.status = "GET", "/runs/", 500
+    record.token = "s3cr3t"
+    line = PlainFormatter().format(record)
+    assert "INFO dataplatform.access [abc] request" in line
+    assert 'method="GET" path="/runs/" status=500' in line  # "request" alone told nothing
+    assert "s3cr3t" not in line

@@ -76,3 +76,19 @@ def test_htmx_comes_from_local_static_files(operator_client: Client, pipeline: P
     assert "https://" not in body.split("</head>")[0]  # no CDN, no external fonts
     assert '"allowEval": false' in body
     assert 'hx-headers=\'{"X-CSRFToken": "' in body
+
+
+def test_the_brand_leads_to_the_attention_page_and_the_token_page_is_highlighted(
+    operator_client: Client, pipeline: Pipeline
+) -> None:
+    body = html(operator_client.get("/accounts/tokens/"))
+    assert '<a class="brand" href="/">' in body  # "/" is the attention page, the home
+    nav = body.split('aria-label="Main"')[1].split("</nav>")[0]
+    assert '<a href="/accounts/tokens/" aria-current="page">API token</a>' in nav
+    assert nav.count('aria-current="page"') == 1
+
+
+def test_favicon_ico_leads_to_the_svg_icon(client: Client) -> None:
+    response = client.get("/favicon.ico")  # the admin has no <link rel="icon">: browsers ask here
+    assert response.status_code == 302
+    assert response["Location"].endswith("favicon.svg")

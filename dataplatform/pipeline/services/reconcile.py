@@ -36,9 +36,10 @@ def run_recount(p: Pipeline, *, run_id: str, actor: Actor | None = None) -> Run:
     return run
 
 
-def run_reconcile(p: Pipeline, *, run_id: str, actor: Actor) -> ReconcileResult:
+def run_reconcile(p: Pipeline, *, run_id: str, actor: Actor, audit_unchanged: bool = True) -> ReconcileResult:
     """Recompute a run's counters from FileTable (see `recount`) and roll the run up if every
-    file is terminal."""
+    file is terminal. `audit_unchanged=False` (the evaluator's periodic check) leaves no audit
+    record when nothing changed; a refusal or a repair is always recorded."""
     changed = False
     try:
         run = p.runs.get(run_id, consistent=True)
@@ -51,8 +52,10 @@ def run_reconcile(p: Pipeline, *, run_id: str, actor: Actor) -> ReconcileResult:
         p.audit.record_action(actor=actor.name, request_id=actor.request_id, action="reconcile", run_id=run_id,
                               outcome="refused", error=exc)
         raise
-    p.audit.record_action(
-        actor=actor.name, request_id=actor.request_id, action="reconcile", run_id=run_id, outcome="allowed",
-        detail={"before": before, "after": after, "changed": changed, "status": run.status.value},
-    )
+    # A check every tick that found nothing would bury a run's operator actions in its trail.
+    if changed or audit_unchanged:
+        p.audit.record_action(
+            actor=actor.name, request_id=actor.request_id, action="reconcile", run_id=run_id, outcome="allowed",
+            detail={"before": before, "after": after, "changed": changed, "status": run.status.value},
+        )
     return ReconcileResult(run=run, before=before, after=stored_counters(run), changed=changed)

@@ -5,6 +5,7 @@ Each page is one template; htmx requests get a named partial of it (chosen by HX
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.conf import settings
@@ -90,13 +91,36 @@ def runs_page(request: HttpRequest) -> HttpResponse:
     return render_page(request, "runs/runs.html", context, partial=partial)
 
 
+# Registered dataset names per registry table, kept for REGISTRY_NAMES_SECONDS: the filter's
+# case-insensitive match and its suggestions read them on every runs page, and the registry
+# changes only when someone loads datasets (a new name shows here within that time).
+REGISTRY_NAMES_SECONDS = 60.0
+_registry_names: dict[str, tuple[float, list[str]]] = {}
+
+
+def _dataset_names() -> list[str]:
+    pipeline = get_pipeline()
+    key = pipeline.config.dataset_table
+    now = time.monotonic()
+    cached = _registry_names.get(key)
+    if cached is None or now - cached[0] > REGISTRY_NAMES_SECONDS:
+        cached = (now, selectors.dataset_names(pipeline))
+        _registry_names[key] = cached
+    return cached[1]
+
+
 def _resolve_dataset(filters: RunFilters, context: dict[str, Any]) -> RunFilters:
     """The dataset filter matched against the registry ignoring case; a name that is not
     registered is still listed (other tools' runs), with a visible note and suggestions."""
     typed = filters.dataset_name
     if not typed:
         return filters
-    exact, similar = selectors.dataset_matches(get_pipeline(), text=typed)
+    names = _dataset_names()
+    if typed not in names:
+        # Not registered as typed (or registered since the names were read): read them again.
+        _registry_names.pop(get_pipeline().config.dataset_table, None)
+        names = _dataset_names()
+    exact, similar = selectors.match_dataset(names, text=typed)
     if exact is not None:
         if exact != typed:
             context["hints"].append(f"Showing dataset {exact} (matched ignoring case).")

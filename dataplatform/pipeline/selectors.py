@@ -197,8 +197,12 @@ def dataset_names(p: Pipeline) -> list[str]:
 def dataset_matches(p: Pipeline, *, text: str, limit: int = 20) -> tuple[str | None, list[str]]:
     """A dataset filter as typed: (the registered name it means, ignoring case, or None;
     registered names that start with it, ignoring case, at most `limit`)."""
+    return match_dataset(dataset_names(p), text=text, limit=limit)
+
+
+def match_dataset(names: list[str], *, text: str, limit: int = 20) -> tuple[str | None, list[str]]:
+    """`dataset_matches` over names already read."""
     wanted = text.strip().casefold()
-    names = dataset_names(p)
     exact = next((n for n in names if n.casefold() == wanted), None)
     return exact, [n for n in names if n.casefold().startswith(wanted)][:limit]
 

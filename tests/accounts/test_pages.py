@@ -22,7 +22,7 @@ def test_login_page_renders_and_signs_in(client: Client, django_user_model: type
     assert response["Location"] == "/datasets/"
 
 
-def test_ensure_demo_user_creates_operator_and_viewer(db: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ensure_demo_user_creates_operator_viewer_and_admin(db: None, monkeypatch: pytest.MonkeyPatch) -> None:
     from io import StringIO
 
     from django.contrib.auth import authenticate
@@ -41,3 +41,8 @@ def test_ensure_demo_user_creates_operator_and_viewer(db: None, monkeypatch: pyt
     viewer = authenticate(username="viewer", password=viewer_line.split("password=")[1])
     assert viewer is not None
     assert roles.user_roles(viewer) == {roles.VIEWER}
+    admin_line = next(line for line in out.getvalue().splitlines() if "username=admin" in line)
+    assert admin_line.startswith("Demo superuser:")
+    admin = authenticate(username="admin", password=admin_line.split("password=")[1])
+    assert admin is not None and admin.is_superuser and admin.is_staff
+    assert not viewer.is_superuser and not operator.is_superuser

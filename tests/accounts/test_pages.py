@@ -44,5 +44,8 @@ def test_ensure_demo_user_creates_operator_viewer_and_admin(db: None, monkeypatc
     admin_line = next(line for line in out.getvalue().splitlines() if "username=admin" in line)
     assert admin_line.startswith("Demo superuser:")
     admin = authenticate(username="admin", password=admin_line.split("password=")[1])
-    assert admin is not None and admin.is_superuser and admin.is_staff
-    assert not viewer.is_superuser and not operator.is_superuser
+    assert admin is not None
+    assert admin.is_superuser
+    assert admin.is_staff
+    assert not viewer.is_superuser
+    assert not operator.is_superuser

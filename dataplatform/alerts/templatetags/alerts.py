@@ -3,11 +3,9 @@ and the open-alerts box the run and dataset pages include."""
 
 from __future__ import annotations
 
-from html import escape
 from typing import Any
 
 from django import template
-from django.utils.safestring import SafeString
 
 from dataplatform.pipeline.alerts import ACTIVE_STATES, Alert
 from dataplatform.pipeline.timeutil import parse_ts
@@ -29,14 +27,11 @@ ICONS = {
 }
 
 
-@register.simple_tag
-def alert_badge(value: Any) -> SafeString:
+@register.inclusion_tag("alerts/badge.html")
+def alert_badge(value: Any) -> dict[str, str]:
     """A badge for an alert kind, an episode state or an expectation state."""
     text = str(getattr(value, "value", value))
-    return SafeString(
-        f'<span class="badge badge-{escape(text)}"><span class="badge-icon" aria-hidden="true">'
-        f"{escape(ICONS.get(text, '•'))}</span>{escape(LABELS.get(text, text))}</span>"
-    )
+    return {"value": text, "icon": ICONS.get(text, "•"), "label": LABELS.get(text, text)}
 
 
 @register.inclusion_tag("alerts/open_alerts.html")

@@ -70,3 +70,14 @@ def shot(page: Any, name: str, *, full_page: bool = True) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+@pytest.fixture
+def tables(ddb_local_server: DynamoDBLocal) -> Iterator[Pipeline]:
+    """Fresh tables on DynamoDB Local; the live server's app points at them."""
+    with override_settings(PIPELINE_CONFIG=unique_config(endpoint_url=ddb_local_server.endpoint_url)):
+        wiring.reset()
+        pipeline = wiring.get_pipeline()
+        pipeline.sync_tables()
+        yield pipeline
+    wiring.reset()

@@ -3,33 +3,16 @@ current files tab, checkboxes of the Django-rendered forms, and a clean console 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
 from dataplatform.pipeline.app import Pipeline
-from dataplatform.pipeline.engine import DynamoDBLocal
-from dataplatform.web import wiring
 from tests.browser.conftest import login, shot
-from tests.conftest import unique_config
 from tests.web.factories import make_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.ddb_local]
-
-
-@pytest.fixture
-def tables(ddb_local_server: DynamoDBLocal) -> Iterator[Pipeline]:
-    """Fresh tables on DynamoDB Local; the live server's app points at them."""
-    from django.test import override_settings
-
-    with override_settings(PIPELINE_CONFIG=unique_config(endpoint_url=ddb_local_server.endpoint_url)):
-        wiring.reset()
-        pipeline = wiring.get_pipeline()
-        pipeline.sync_tables()
-        yield pipeline
-    wiring.reset()
 
 
 def test_the_current_files_tab_shows_its_count_in_the_tabs_own_colour(

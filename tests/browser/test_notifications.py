@@ -10,28 +10,13 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.test import override_settings
 from playwright.sync_api import expect
 
 from dataplatform.pipeline.app import Pipeline
-from dataplatform.pipeline.engine import DynamoDBLocal
-from dataplatform.web import wiring
 from tests.browser.conftest import PASSWORD, login, shot
-from tests.conftest import unique_config
 from tests.pipeline.notify.conftest import Receiver, _serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.ddb_local]
-
-
-@pytest.fixture
-def tables(ddb_local_server: DynamoDBLocal) -> Iterator[Pipeline]:
-    """Fresh tables on DynamoDB Local; the live server's app points at them."""
-    with override_settings(PIPELINE_CONFIG=unique_config(endpoint_url=ddb_local_server.endpoint_url)):
-        wiring.reset()
-        pipeline = wiring.get_pipeline()
-        pipeline.sync_tables()
-        yield pipeline
-    wiring.reset()
 
 
 @pytest.fixture

@@ -204,3 +204,26 @@ def channel_test_body(channel_name: str, at: datetime, base_url: str) -> dict[st
         "timestamp": format_ts(at),
         "data": {"channel": channel_name, "summary": "Test message from Run Monitor.", "url": base_url + "/"},
     }
+
+
+def render_channel_test(channel_name: str, at: datetime, base_url: str, message_id: str) -> Rendered:
+    """A channel's test message for every transport: the webhook body, a Slack message and an
+    email (text and HTML, the channel name escaped like every value in `_html`)."""
+    text = f"Test message from Run Monitor for channel {channel_name}. Open {base_url}/"
+    slack = {
+        "text": f"Run Monitor test message for {channel_name}",
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": f"*Run Monitor test message*\n{text}"}}],
+    }
+    e = html.escape
+    page = (
+        f"<html><body><p>Test message from Run Monitor for channel {e(channel_name)}. "
+        f"<a href=\"{e(base_url)}/\">Open Run Monitor</a></p></body></html>"
+    )
+    return Rendered(
+        message_id=message_id,
+        webhook_body=json.dumps(channel_test_body(channel_name, at, base_url), separators=(",", ":")),
+        slack_body=json.dumps(slack, separators=(",", ":")),
+        subject=f"[Run Monitor] Test message for {channel_name}",
+        text=text,
+        html=page,
+    )

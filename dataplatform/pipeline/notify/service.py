@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..timeutil import utc_now
 from .models import AuditFacts
-from .payloads import Rendered, channel_test_body
+from .payloads import render_channel_test
 from .settings import NotifySettings
 from .transports import AttemptOutcome, SmtpSender, Transports
 
@@ -46,22 +45,7 @@ def channel_test(
     channel = pipeline.channels.get(channel_id)
     now = now or utc_now()
     message_id = f"test_{uuid.uuid4().hex}"
-    body = channel_test_body(channel.name, now, settings.public_base_url)
-    text = f"Test message from Run Monitor for channel {channel.name}. Open {settings.public_base_url}/"
-    slack = {
-        "text": f"Run Monitor test message for {channel.name}",
-        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": f"*Run Monitor test message*\n{text}"}}],
-    }
-    rendered = Rendered(
-        message_id=message_id,
-        webhook_body=json.dumps(body, separators=(",", ":")),
-        slack_body=json.dumps(slack, separators=(",", ":")),
-        subject=f"[Run Monitor] Test message for {channel.name}",
-        text=text,
-        html=f"<html><body><p>{text}</p></body></html>".replace(
-            f"Open {settings.public_base_url}/", f'<a href="{settings.public_base_url}/">Open Run Monitor</a>'
-        ),
-    )
+    rendered = render_channel_test(channel.name, now, settings.public_base_url, message_id)
     outcome = transports.send(channel, rendered)
     audit = AuditFacts(
         action="channel.test",

@@ -229,3 +229,13 @@ def test_email_test_message_arrives(
     assert result.outcome.ok
     [message] = mailbox.messages
     assert "Test message" in message["Subject"]
+
+
+def test_the_test_email_escapes_the_channel_name_in_its_html() -> None:
+    from dataplatform.pipeline.notify.payloads import render_channel_test
+
+    rendered = render_channel_test('<b>ops</b> & "co"', T0, "https://monitor.example.com", "test_1")
+    assert "&lt;b&gt;ops&lt;/b&gt; &amp; &quot;co&quot;" in rendered.html
+    assert "<b>" not in rendered.html
+    assert '<a href="https://monitor.example.com/">Open Run Monitor</a>' in rendered.html
+    assert '<b>ops</b> & "co"' in rendered.text  # plain text stays as typed

@@ -159,8 +159,8 @@ STATUS_LABELS = {
 STATUS_ICONS = {
     "pending": "○", "dispatched": "◔", "processing": "◑", "success": "✓", "failed": "✕",
     "cancelled": "⊘", "fetched": "◔", "verified": "◕", "preprocessed": "✓", "missing": "!",
-    "none": "·", "allowed": "✓", "refused": "✕", "stalled": "⧗",
-    "upcoming": "·", "awaiting": "◔", "running": "◑", "late": "!", "stuck": "⧗", "met": "✓", "met_late": "✓",
+    "none": "·", "allowed": "✓", "refused": "✕", "stalled": "∥",
+    "upcoming": "·", "awaiting": "◔", "running": "◑", "late": "!", "stuck": "∥", "met": "✓", "met_late": "✓",
     "skipped": "\N{EN DASH}",
 }
 

@@ -2,13 +2,14 @@
 (2 workers) from two versions of the code at once, against one DynamoDB Local, as ratios to the
 raw boto3 Query measured in the same run.
 
-    .venv/bin/python -m bench.bench_ab [--before 421adb3] [--n 150]
+    .venv/bin/python -m bench.bench_ab [--before 421adb3] [--after REF] [--n 150]
 
-`--before` is a git ref; its tree is checked out into a temporary worktree and served by the
-same Python environment (the older code needs nothing this one lacks). The current working tree
-is "after". Both servers read the same auth database and DynamoDB tables, so they answer the
-same rows; calls are interleaved in short blocks so a disturbance of the shared machine hits
-every target alike. Goal of issue 10: page within 1.2x and API within 1.1x of "before"."""
+`--before` (and `--after`, when given) is a git ref; its tree is checked out into a temporary
+worktree and served by the same Python environment (the older code needs nothing this one
+lacks). Without `--after` the current working tree is "after". Both servers read the same auth
+database and DynamoDB tables, so they answer the same rows; calls are interleaved in short
+blocks so a disturbance of the shared machine hits every target alike. Goal of issue 10: page
+within 1.2x and API within 1.1x of "before"."""
 
 from __future__ import annotations
 
@@ -142,6 +143,7 @@ def getter(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--before", default="421adb3", help="git ref of the 'before' code")
+    parser.add_argument("--after", default=None, help="git ref of the 'after' code (default: the working tree)")
     parser.add_argument("--n", type=int, default=150, help="timed calls per target (median reported)")
     parser.add_argument("--dataset", default="bond-prices")
     args = parser.parse_args()
@@ -178,7 +180,8 @@ def main() -> int:
         env = {**os.environ, **bench_env(engine, tmp), "DJANGO_SECRET_KEY": settings.SECRET_KEY}
         before_tree = stack.enter_context(checkout(args.before, tmp))
         before = stack.enter_context(serve(before_tree, env, tmp, "before"))
-        after = stack.enter_context(serve(ROOT, env, tmp, "after"))
+        after_tree = stack.enter_context(checkout(args.after, tmp)) if args.after else ROOT
+        after = stack.enter_context(serve(after_tree, env, tmp, "after"))
 
         password = "bench-password-123"  # noqa: S105
         auth = {"Authorization": f"Token {token}"}
@@ -197,16 +200,17 @@ def main() -> int:
         finally:
             for connection in conns:
                 connection.close()
+    after_name = args.after or "working tree"
     medians = {name: statistics.median(values) for name, values in samples.items()}
     floor = medians["floor"]
     print(f"\nruns of {args.dataset} on {day}: {len(items)} items; gunicorn, 2 workers, DEBUG off; "
-          f"{args.n} calls per target, interleaved, medians; before = {args.before}, after = working tree")
+          f"{args.n} calls per target, interleaved, medians; before = {args.before}, after = {after_name}")
     rows = [[name, f"{ms:.2f}", f"{ms / floor:.2f}x"] for name, ms in medians.items()]
     print(table(["target", "ms/call", "vs floor"], rows))
     page_ratio = medians["page after"] / medians["page before"]
     api_ratio = medians["api after"] / medians["api before"]
     summary_line(
-        f"A/B {args.before} -> working tree: page {medians['page before'] / floor:.2f}x -> "
+        f"A/B {args.before} -> {after_name}: page {medians['page before'] / floor:.2f}x -> "
         f"{medians['page after'] / floor:.2f}x of the floor (after/before {page_ratio:.2f}, goal <= 1.2); "
         f"API {medians['api before'] / floor:.2f}x -> {medians['api after'] / floor:.2f}x "
         f"(after/before {api_ratio:.2f}, goal <= 1.1)"

@@ -84,3 +84,26 @@ def test_a_failing_counter_store_lets_requests_through_and_warns_once(
     lines = [r for r in caplog.records if scope in r.getMessage()]
     assert len(lines) == 1
     assert "not enforced" in lines[0].getMessage()
+
+
+@pytest.mark.django_db
+def test_database_counters_store_the_window_end_and_read_back_their_own_rows() -> None:
+    from datetime import UTC, datetime
+
+    end = 2_000_000_000.0
+    assert ratelimit.DatabaseCounters().incr("rl:plain", expires=end) == 1
+    assert ratelimit.DatabaseCounters().incr("rl:plain", expires=end) == 2
+    row = RateCounter.objects.get(key="rl:plain")
+    assert (row.count, row.expires_at) == (2, datetime.fromtimestamp(end, tz=UTC))
+
+
+def test_an_sqlite_without_upsert_returning_is_refused_by_the_system_check(monkeypatch: Any, settings: Any) -> None:
+    import sqlite3
+
+    from dataplatform.web import checks
+
+    settings.RATE_LIMIT_STORE = "database"
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 34, 1))
+    assert [m.id for m in checks.check_sqlite_upsert()] == [checks.SQLITE_TOO_OLD]
+    settings.RATE_LIMIT_STORE = "cache"  # Redis counts: the SQLite version does not matter
+    assert checks.check_sqlite_upsert() == []

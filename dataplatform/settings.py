@@ -158,7 +158,9 @@ CACHES = {
 # A per-process cache would keep serving a session another worker has ended, so without
 # CACHE_URL sessions stay in the database only. `manage.py clearsessions` removes expired ones.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db" if CACHE_URL else "django.contrib.sessions.backends.db"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# Django's ModelBackend and DRF's TokenAuthentication, extended to read the role names in the
+# same query as the user (dataplatform/accounts/backends.py).
+AUTHENTICATION_BACKENDS = ["dataplatform.accounts.backends.RoleModelBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -232,7 +234,7 @@ REST_FRAMEWORK: dict[str, object] = {
     ],
     "DEFAULT_PARSER_CLASSES": ["dataplatform.api.parsers.BoundedJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "dataplatform.accounts.backends.RoleTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

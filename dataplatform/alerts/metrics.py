@@ -21,9 +21,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
+from dataplatform.accounts.backends import RoleTokenAuthentication
 from dataplatform.accounts.roles import OPERATOR, VIEWER, has_role
 from dataplatform.pipeline.errors import PipelineError, error_answer
 from dataplatform.pipeline.expectations import AlertKind
@@ -134,7 +134,7 @@ def _refusal(request: HttpRequest) -> HttpResponse | None:
     user: Any = None
     if scheme.lower() == "token":
         try:
-            found = TokenAuthentication().authenticate(request)  # type: ignore[arg-type]
+            found = RoleTokenAuthentication().authenticate(request)  # type: ignore[arg-type]
         except AuthenticationFailed as exc:
             return _plain(401, str(exc.detail), **challenge)
         user = found[0] if found else None

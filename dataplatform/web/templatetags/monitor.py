@@ -76,21 +76,27 @@ def in_flight(run: Run) -> bool:
 def progress(run: Run) -> dict[str, Any]:
     """The progress bar of a run: counts and widths (percent of resolved files) of the processed
     and failed segments; files neither processed nor failed are "pending", or "not processed"
-    once the run was cancelled (they never will be)."""
+    once the run was cancelled (they never will be).
+
+    The widths and the summary (the bar's title and accessible name) are text already: a runs
+    page renders one bar per row, and each number the template localises costs more than the
+    whole of this function."""
     total = max(run.resolved_files, 0)
     done, failed = max(run.processed_files, 0), max(run.failed_files, 0)
     rest = max(total - done - failed, 0)
     done_pct = min(100.0, 100.0 * done / total) if total else 0.0
     failed_pct = min(100.0 - done_pct, 100.0 * failed / total) if total else 0.0
+    rest_label = "not processed" if run.status is RunStatus.CANCELLED else "pending"
     return {
         "total": total,
         "done": done,
         "failed": failed,
         "rest": rest,
-        "rest_label": "not processed" if run.status is RunStatus.CANCELLED else "pending",
-        "done_pct": round(done_pct, 2),
-        "failed_pct": round(failed_pct, 2),
+        "rest_label": rest_label,
+        "done_pct": str(round(done_pct, 2)),
+        "failed_pct": str(round(failed_pct, 2)),
         "percent": round(100.0 * (done + failed) / total) if total else 0,
+        "summary": f"{done} preprocessed, {failed} failed, {rest} {rest_label} of {total}",
     }
 
 

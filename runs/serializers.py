@@ -126,7 +126,8 @@ class RetrySerializer(StrictSerializer):
 
 class RedispatchSerializer(StrictSerializer):
     """Body of POST /runs/{runId}/redispatch/: pending files idle for `olderThanMinutes`
-    (default RUN_STALLED_MINUTES) are dispatched again; `dryRun` only lists them."""
+    (default RUN_STALLED_MINUTES, or the dataset's stuckAfterMinutes when shorter) are dispatched
+    again; `dryRun` only lists them."""
 
     olderThanMinutes = StrictIntegerField(required=False, min_value=0, max_value=MAX_IDLE_MINUTES)
     dryRun = StrictBooleanField(required=False, default=False)

@@ -398,7 +398,8 @@ def run_retry(request: HttpRequest, run_id: str) -> HttpResponse:
 @admin_action("redispatch", target="run_id")
 @throttled()
 def run_redispatch(request: HttpRequest, run_id: str) -> HttpResponse:
-    """Step 1: how many pending files made no progress for RUN_STALLED_MINUTES; step 2
+    """Step 1: how many pending files made no progress for RUN_STALLED_MINUTES (or the dataset's
+    shorter stuckAfterMinutes); step 2
     (`confirm=yes`): dispatch them again, each exactly once."""
     pipeline = get_pipeline()
     actor = actor_for(request)

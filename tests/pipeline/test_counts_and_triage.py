@@ -100,3 +100,29 @@ def test_redispatch_of_a_run_stuck_pending_dispatches_it(moto_pipeline: Pipeline
     assert len(p.dispatcher.drain()) == 3  # type: ignore[attr-defined]
     again = services.run_redispatch(p, run_id=run.run_id, older_than_minutes=5, actor=WORKER)
     assert again.redispatched == 0  # just dispatched: not idle
+
+
+def test_redispatch_by_default_takes_files_idle_for_the_datasets_shorter_stuck_time(moto_pipeline: Pipeline) -> None:
+    """A dataset alerted as stuck after 10 minutes: its re-dispatch (the alert's action) must
+    find the idle files then, not only after RUN_STALLED_MINUTES (30)."""
+    import time_machine
+
+    p = moto_pipeline
+    p.datasets.put(DatasetConfig.model_validate({
+        "datasetName": "quick-prices", "locations": ["s3://bucket/{dataset}/{businessDate}.csv"],
+        "schedule": {"weekdays": [0, 1, 2, 3, 4, 5, 6], "dueBy": "18:00", "stuckAfterMinutes": 10},
+    }))
+    start = utc_now()
+    with time_machine.travel(start, tick=False):
+        run = services.run_trigger(p, request={"datasetName": "quick-prices", "businessDate": "2026-01-05"},
+                                   actor=WORKER).run
+    p.dispatcher.drain()  # type: ignore[attr-defined]
+    assert p.config.stalled_after_minutes == 30
+    assert services.default_idle_minutes(p, run) == 10
+    with time_machine.travel(start + timedelta(minutes=5), tick=False):
+        assert services.run_redispatch(p, run_id=run.run_id, actor=WORKER).redispatched == 0
+    with time_machine.travel(start + timedelta(minutes=12), tick=False):
+        assert services.run_redispatch(p, run_id=run.run_id, actor=WORKER).redispatched == 1
+    assert len(p.dispatcher.drain()) == 1  # type: ignore[attr-defined]
+    unregistered = make_run(p, files=1)
+    assert services.default_idle_minutes(p, unregistered) == 30

@@ -7,7 +7,7 @@ from ..states import RETRY_RUN_SOURCES, run_accepts_retry
 from .cancel import run_cancel
 from .progress import REPORT_RUN_SOURCES, file_report
 from .reconcile import ReconcileResult, run_reconcile, run_recount
-from .redispatch import RedispatchResult, run_redispatch
+from .redispatch import RedispatchResult, default_idle_minutes, run_redispatch
 from .requests import (
     MAX_CHECKSUM_LENGTH,
     MAX_ERROR_BYTES,
@@ -42,6 +42,7 @@ __all__ = [
     "RetryResult",
     "TriggerRequest",
     "TriggerResult",
+    "default_idle_minutes",
     "file_report",
     "file_retry",
     "idempotency_key",

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..dispatch import FileMessage
 from ..dynamo import Update
-from ..errors import InvalidTransition, PipelineError, ValidationFailed
+from ..errors import InvalidTransition, NotFound, PipelineError, ValidationFailed
 from ..models import FileRecord, Run
 from ..states import RUN_IN_FLIGHT, FileStatus, RunStatus
 from ..timeutil import format_ts, utc_now
@@ -46,6 +46,19 @@ def _idle_files(p: Pipeline, run_id: str, idle_before: str) -> list[FileRecord]:
     return [f for f in p.files.iter_run(run_id, status=FileStatus.PENDING) if format_ts(f.last_updated) < idle_before]
 
 
+def default_idle_minutes(p: Pipeline, run: Run) -> int:
+    """How long a pending file must have been idle to be re-dispatched when the caller does not
+    say: RUN_STALLED_MINUTES, or the dataset's `stuckAfterMinutes` when that is shorter, so a run
+    the evaluator alerted as stuck always has files idle long enough for the alert's action."""
+    minutes = p.config.stalled_after_minutes
+    try:
+        schedule = p.datasets.get(run.dataset_name).schedule
+    except NotFound:  # runs of unregistered datasets: the global setting alone
+        return minutes
+    stuck = schedule.stuck_after_minutes if schedule is not None else None
+    return min(minutes, stuck) if stuck else minutes
+
+
 def _finish_registration(p: Pipeline, run: Run) -> Run:
     """A run stuck in `pending` died after registering its files and before dispatching them:
     count them and move it to `dispatched` (what the trigger would have done)."""
@@ -63,19 +76,23 @@ def run_redispatch(
     p: Pipeline, *, run_id: str, older_than_minutes: int | None = None, dry_run: bool = False, actor: Actor
 ) -> RedispatchResult:
     """Dispatch again the run's `pending` files that made no progress for `older_than_minutes`
-    (default: RUN_STALLED_MINUTES). Each file is claimed with one conditional write (still
+    (default: `default_idle_minutes`). Each file is claimed with one conditional write (still
     pending, not touched since the cut-off) before its message is sent, so concurrent requests
     dispatch each file exactly once. Refused (InvalidTransition) for cancelled or finished runs.
     A dry run only lists the files."""
-    minutes = p.config.stalled_after_minutes if older_than_minutes is None else older_than_minutes
+    minutes = older_than_minutes
     claimed: list[FileRecord] = []
     try:
-        if isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 <= minutes <= MAX_IDLE_MINUTES:
+        if minutes is not None and (
+            isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 <= minutes <= MAX_IDLE_MINUTES
+        ):
             raise ValidationFailed(
                 f"olderThanMinutes must be a whole number from 0 to {MAX_IDLE_MINUTES}.",
                 fields={"olderThanMinutes": "out of range"},
             )
         run = _in_flight(p, run_id)
+        if minutes is None:
+            minutes = default_idle_minutes(p, run)
         now = utc_now()
         idle_before = format_ts(now - timedelta(minutes=minutes)) if minutes else format_ts(now + timedelta(seconds=1))
         candidates = _idle_files(p, run_id, idle_before)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import smtplib
+import socket
 import ssl
 import time
 import urllib.error
@@ -97,6 +98,36 @@ def _short(text: str) -> str:
     return text.strip().replace("\n", " ")[:MAX_ERROR_LENGTH]
 
 
+def describe_failure(exc: BaseException, timeout: float) -> str:
+    """What went wrong, in words an admin can act on, with the technical cause after it
+    (`could not connect: connection refused (URLError: ...)`)."""
+    cause: BaseException = exc
+    if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, BaseException):
+        cause = exc.reason
+    technical = f"{type(exc).__name__}: {exc}"
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        words = "the receiver's TLS certificate was not accepted"
+    elif isinstance(cause, ssl.SSLError):
+        words = "the TLS handshake with the receiver failed"
+    elif isinstance(cause, TimeoutError):
+        words = f"no answer within {timeout:g} s"
+    elif isinstance(cause, socket.gaierror):
+        words = "the receiver's host name does not resolve"
+    elif isinstance(cause, ConnectionRefusedError):
+        words = "could not connect: connection refused (nothing listens at that address and port)"
+    elif isinstance(cause, ConnectionError):
+        words = "the connection to the receiver was dropped"
+    elif isinstance(cause, smtplib.SMTPAuthenticationError):
+        words = "the mail server refused the sign-in (EMAIL_HOST_USER / EMAIL_HOST_PASSWORD)"
+    elif isinstance(cause, smtplib.SMTPException):
+        words = "the mail server refused the message"
+    elif isinstance(cause, OSError):
+        words = "could not reach the receiver"
+    else:
+        return _short(technical)
+    return _short(f"{words} ({technical})")
+
+
 class Transports:
     """Sends a rendered message to a channel of any kind."""
 
@@ -117,7 +148,7 @@ class Transports:
                 return self._slack(channel, message, started)
             return self._email(channel, message, started)
         except Exception as exc:  # any transport failure is one failed attempt
-            return AttemptOutcome(False, None, _elapsed(started), _short(f"{type(exc).__name__}: {exc}"))
+            return AttemptOutcome(False, None, _elapsed(started), describe_failure(exc, self.timeout))
 
     def _post(self, url: str, body: str, headers: dict[str, str]) -> HttpResponse:
         return self.http_post(url, body.encode("utf-8"), headers, self.timeout)

@@ -239,3 +239,23 @@ def test_the_test_email_escapes_the_channel_name_in_its_html() -> None:
     assert "<b>" not in rendered.html
     assert '<a href="https://monitor.example.com/">Open Run Monitor</a>' in rendered.html
     assert '<b>ops</b> & "co"' in rendered.text  # plain text stays as typed
+
+
+def test_unreachable_receivers_are_described_in_words_an_admin_can_act_on(
+    moto_pipeline: Pipeline, notify_settings: NotifySettings, hung_endpoint: str
+) -> None:
+    p = moto_pipeline
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now
+    refused_id, _ = webhook_channel(p, f"http://127.0.0.1:{port}/hook", name="closed hook")
+    refused = channel_test(p, refused_id, actor="admin", settings=notify_settings, transports=Transports(timeout=2.0))
+    assert refused.outcome.error is not None
+    assert refused.outcome.error.startswith("could not connect: connection refused")
+    assert "URLError" in refused.outcome.error  # the technical cause stays, after the words
+
+    hung_id, _ = webhook_channel(p, f"{hung_endpoint}/hook", name="hung hook")
+    hung = channel_test(p, hung_id, actor="admin", settings=notify_settings, transports=Transports(timeout=0.5))
+    assert hung.outcome.error is not None
+    assert hung.outcome.error.startswith("no answer within 0.5 s")

@@ -90,6 +90,19 @@ DEMO_DATASETS: list[dict[str, Any]] = [
             "dueBy": "17:00", "dueGraceMinutes": 15, "stuckAfterMinutes": 30,
         },
     },
+    {
+        "datasetName": "crypto-prices",
+        "environment": "prod",
+        "description": "Daily close of the crypto spot markets, which trade every day of the week.",
+        "locations": ["https://api.exchange.example.com/v1/close/{businessDate}/batch-{part}.json"],
+        "parts": 4,
+        # Every day, weekends too: the simulator (which triggers only what a schedule expects)
+        # keeps the demo moving on Saturdays and Sundays.
+        "schedule": {
+            "timezone": "UTC", "weekdays": [0, 1, 2, 3, 4, 5, 6], "expectedBy": "00:30", "startGraceMinutes": 30,
+            "dueBy": "02:00", "dueDayOffset": 1, "dueGraceMinutes": 30, "stuckAfterMinutes": 30,
+        },
+    },
 ]
 
 # Realistic worker errors, by the stage that failed.

@@ -142,6 +142,7 @@ class Simulator:
         self._rng = random.Random(self.options.seed)  # noqa: S311 - simulation, not security
         self._dataset_cursor = 0
         self._held_until: dict[str, float] = {}  # run id -> monotonic time the workers resume
+        self._off_days: set[str] = set()  # "dataset@date" its schedule expects no run on (logged once)
 
     # --- control -------------------------------------------------------------------------
 
@@ -234,11 +235,8 @@ class Simulator:
         self._schedules.update({config.dataset_name: config.schedule for config in configs})
         return [config.dataset_name for config in configs if config.dataset_name in demo]
 
-    def business_date(self, dataset: str) -> date:
-        """Today for `dataset`: in its schedule's timezone (a New York dataset is still on
-        yesterday at 02:00 UTC), UTC without a schedule; the `today` override wins."""
-        if self._today is not None:
-            return self._today()
+    def schedule(self, dataset: str) -> Schedule | None:
+        """The dataset's schedule (read once; None when unregistered or without one)."""
         if dataset not in self._schedules:
             try:
                 self._schedules[dataset] = self.p.datasets.get(dataset).schedule
@@ -246,8 +244,15 @@ class Simulator:
                 self._schedules[dataset] = None
             except PipelineError as exc:
                 self._log(f"could not read the schedule of {dataset}: {exc.message}")
-                return utc_now().date()  # not cached: the next trigger asks again
-        schedule = self._schedules[dataset]
+                return None  # not cached: the next trigger asks again
+        return self._schedules[dataset]
+
+    def business_date(self, dataset: str) -> date:
+        """Today for `dataset`: in its schedule's timezone (a New York dataset is still on
+        yesterday at 02:00 UTC), UTC without a schedule; the `today` override wins."""
+        if self._today is not None:
+            return self._today()
+        schedule = self.schedule(dataset)
         return schedule.local_date(utc_now()) if schedule is not None else utc_now().date()
 
     def _next_dataset(self, names: list[str]) -> str:
@@ -280,9 +285,19 @@ class Simulator:
         return True
 
     def _trigger(self, dataset: str, *, force: bool) -> str | None:
-        """Trigger one run of `dataset` for today, unless (not forced) one is still moving or
-        today is a day this dataset is missed on purpose."""
-        today = self.business_date(dataset).isoformat()
+        """Trigger one run of `dataset` for today, unless (not forced) one is still moving, its
+        schedule expects no run today (weekend, holiday, exchange closed) or today is a day this
+        dataset is missed on purpose."""
+        day = self.business_date(dataset)
+        today = day.isoformat()
+        schedule = self.schedule(dataset)
+        if not force and schedule is not None and not schedule.is_business_day(day):
+            key = f"{dataset}@{today}"
+            if key not in self._off_days:
+                self._off_days.add(key)
+                self._log(f"no run of {dataset} for {today}: {schedule.closure(day)} (its schedule expects none)")
+            self.stats.skipped_triggers += 1
+            return None
         if not force and self.misses(dataset, today):
             key = f"{dataset}@{today}"
             if key not in self.stats.missed:

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from dataplatform.pipeline import selectors
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.datasets import is_overdue
-from dataplatform.pipeline.demo import BIG_RUN_FILES, HISTORY_DAYS, build_plan, load_demo
+from dataplatform.pipeline.demo import BIG_RUN_FILES, DEMO_DATASETS, HISTORY_DAYS, build_plan, load_demo
 from dataplatform.pipeline.services import Actor, run_reconcile
 from dataplatform.pipeline.states import FILE_TERMINAL, FileStatus, RunStatus
 from dataplatform.web import wiring
@@ -28,7 +28,7 @@ def test_plan_covers_every_status_with_consistent_counters() -> None:
     runs = [planned.run for planned in plan.runs]
     assert {r.status for r in runs} == set(RunStatus)
     assert {f.status for planned in plan.runs for f in planned.files} == set(FileStatus)
-    assert len({r.dataset_name for r in runs}) == 5
+    assert len({r.dataset_name for r in runs}) == len(DEMO_DATASETS) == 6
     for planned in plan.runs:
         counts = Counter(f.status.value for f in planned.files)
         assert planned.run.counts() == {s.value: counts.get(s.value, 0) for s in FileStatus}
@@ -93,7 +93,7 @@ def test_load_demo_writes_everything_once_and_reconcile_changes_nothing(wired: P
     runs = p.runs.by_dataset("bond-prices", limit=500).items
     for status in FileStatus:
         assert any(p.files.by_run(r.run_id, status=status, limit=1).items for r in runs), f"no demo file is {status}"
-    assert len(p.datasets.all()) == 5
+    assert len(p.datasets.all()) == len(DEMO_DATASETS)
 
     actor = Actor(name="test")
     big_planned = next(x for x in plan.runs if x.run.run_id == plan.big_run_id)

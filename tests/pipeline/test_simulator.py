@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import date
 from io import StringIO
 from pathlib import Path
 
@@ -33,9 +34,13 @@ def sim_pipeline(ddb_local_server: DynamoDBLocal) -> Pipeline:
     """Fresh tables and a private local queue (not the process-wide one)."""
     p = Pipeline(unique_config(endpoint_url=ddb_local_server.endpoint_url), dispatcher=LocalDispatcher())
     p.sync_tables()
-    p.datasets.put(make_config("equities-eod", parts=6))
+    # Every day of the week: these tests are about the mechanics, whatever day they run on
+    # (days a schedule expects no run: test_days_the_schedule_expects_no_run_are_not_triggered).
+    every_day = {"weekdays": [0, 1, 2, 3, 4, 5, 6], "dueBy": "22:00"}
+    p.datasets.put(make_config("equities-eod", parts=6, schedule=every_day))
     p.datasets.put(
-        make_config("fx-rates", locations=["https://rates.example.com/{yyyymmdd}/{part}.csv"], parts=4)
+        make_config("fx-rates", locations=["https://rates.example.com/{yyyymmdd}/{part}.csv"], parts=4,
+                    schedule=every_day)
     )
     return p
 
@@ -195,3 +200,20 @@ def test_a_stop_request_from_a_signal_handler_takes_no_lock(sim_pipeline: Pipeli
     simulator.run()
     assert time.monotonic() - started < 20  # stopped on the request, not after max_seconds
     assert "received SIGINT; stopping the simulator" in lines
+
+
+def test_days_the_schedule_expects_no_run_are_not_triggered(moto_pipeline: Pipeline) -> None:
+    p = moto_pipeline
+    p.datasets.put(make_config("weekday-prices"))  # Monday to Friday
+    lines: list[str] = []
+    saturday = Simulator(p, SimulatorOptions(datasets=["weekday-prices"]), today=lambda: date(2026, 11, 28),
+                         log=lines.append)
+    assert saturday._trigger("weekday-prices", force=False) is None
+    assert saturday._trigger("weekday-prices", force=False) is None
+    assert p.runs.by_dataset("weekday-prices").items == []
+    assert [line for line in lines if "expects none" in line] == [
+        "no run of weekday-prices for 2026-11-28: weekend (its schedule expects none)"
+    ]  # logged once per dataset and day
+    assert saturday.stats.skipped_triggers == 2
+    monday = Simulator(p, SimulatorOptions(datasets=["weekday-prices"]), today=lambda: date(2026, 11, 30))
+    assert monday._trigger("weekday-prices", force=False) is not None

@@ -472,6 +472,18 @@ class DatasetRepository:
             kind="datasets", params={}, request=request, limit=limit, cursor=cursor, load=DatasetConfig.from_item
         )
 
+    def names(self) -> builtins.list[str]:
+        """Every registered dataset name, in name order: the same Query as `all`, projected to the
+        names (nothing is parsed: a page that only matches names never loads exchange calendars)."""
+        expr = Expr()
+        request = {
+            "KeyConditionExpression": f"{expr.name('pk')} = {expr.value(DATASET_PK)}",
+            "ProjectionExpression": expr.name("datasetName"),
+            **expr.kwargs(),
+        }
+        items = self.table.query_all(request)
+        return [item["datasetName"] for item in items if isinstance(item.get("datasetName"), str)]
+
     def all(self) -> builtins.list[DatasetConfig]:
         """Every registered dataset (follows every page)."""
         expr = Expr()

@@ -190,8 +190,9 @@ def datasets_list(p: Pipeline, *, limit: int = 100, cursor: str | None = None) -
 
 
 def dataset_names(p: Pipeline) -> list[str]:
-    """Every registered dataset name, in name order (one Query of the registry partition)."""
-    return [d.dataset_name for d in p.datasets.all()]
+    """Every registered dataset name, in name order (one Query of the registry partition,
+    projected to the names)."""
+    return p.datasets.names()
 
 
 def dataset_matches(p: Pipeline, *, text: str, limit: int = 20) -> tuple[str | None, list[str]]:

@@ -220,3 +220,10 @@ def test_overdue_uses_due_time_and_day_offset_in_utc() -> None:
     assert not is_overdue(config, friday, datetime(2024, 3, 9, 6, 29, tzinfo=UTC))
     assert is_overdue(config, friday, datetime(2024, 3, 9, 6, 30, tzinfo=UTC))
     assert not is_overdue(config, date(2024, 3, 7), datetime(2030, 1, 1, tzinfo=UTC))  # Thursday: not expected
+
+
+def test_names_come_from_a_projected_query_in_name_order(any_pipeline: Pipeline) -> None:
+    for name in ("zeta-feed", "alpha-feed", "mid-feed"):
+        any_pipeline.datasets.put(make_config(name))
+    assert any_pipeline.datasets.names() == ["alpha-feed", "mid-feed", "zeta-feed"]
+    assert any_pipeline.datasets.names() == [c.dataset_name for c in any_pipeline.datasets.all()]

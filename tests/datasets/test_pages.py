@@ -114,3 +114,20 @@ def test_calendar_counts_days_in_the_words_its_cells_use(operator_client: Client
     assert "Skipped</span> \N{MULTIPLICATION SIGN} " in summary  # days before registration, as the cells say
     assert "Missing</span> \N{MULTIPLICATION SIGN} " in summary
     assert "No run" not in summary  # a run status the cells never show
+
+
+def test_schedules_say_next_day_deadlines_calendars_and_holidays(operator_client: Client, pipeline: Pipeline) -> None:
+    from dataplatform.pipeline.datasets import parse_dataset
+
+    pipeline.datasets.put(parse_dataset({
+        "datasetName": "ratings", "locations": ["s3://bucket-x/{dataset}/{businessDate}.csv"],
+        "schedule": {"weekdays": [0, 1, 2, 3, 4], "dueBy": "06:00", "dueDayOffset": 1, "holidays": "US"},
+    }))
+    pipeline.datasets.put(parse_dataset({
+        "datasetName": "stocks", "locations": ["s3://bucket-x/{dataset}/{businessDate}.csv"],
+        "schedule": {"timezone": "America/New_York", "calendar": "XNYS", "dueBy": "18:00"},
+    }))
+    index = html(operator_client.get("/datasets/"))
+    assert "Mon Tue Wed Thu Fri (not on US holidays) · due 06:00 next day UTC" in index
+    assert "Mon Tue Wed Thu Fri (XNYS open) · due 18:00 America/New_York" in index
+    assert "due 06:00 next day UTC" in html(operator_client.get("/datasets/ratings/"))

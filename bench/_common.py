@@ -89,7 +89,7 @@ def served_by_gunicorn(engine: DynamoDBLocal, tmp: Path) -> Iterator[str]:
     addr = f"127.0.0.1:{free_port()}"
     env = {**local_environment(tmp, dev=False), **bench_env(engine, tmp), "GUNICORN_BIND": addr}
     env["DJANGO_SECRET_KEY"] = settings.SECRET_KEY  # sessions made by this process stay valid there
-    web = processes(dev=False, addr=addr)[0]
+    web = processes(dev=False)[0]
     log = open(tmp / "gunicorn.log", "wb")  # noqa: SIM115 - closed below
     server = subprocess.Popen(web.argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
     try:

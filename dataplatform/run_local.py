@@ -1,5 +1,5 @@
 """The embedded default: DynamoDB Local, tables, demo accounts and data, the simulator, and the
-web app served by gunicorn (as in production; `--dev`: Django's autoreloading server instead).
+web app served by gunicorn (as in production; `--dev`: gunicorn's code reloader and DEBUG on).
 
 `python -m dataplatform.run_local [--dev]` (what `bin/run` calls). Ctrl-C stops everything it
 started, the engine included. Data, the auth database, static files and the local secret key
@@ -44,14 +44,13 @@ class Process:
     env: tuple[tuple[str, str], ...] = ()
 
 
-def processes(*, dev: bool, addr: str) -> list[Process]:
+def processes(*, dev: bool) -> list[Process]:
     """What `bin/run` supervises besides the engine, in start order (the web server first: the
     rest start once it serves). Add a process here."""
-    if dev:
-        web = Process("web", [*MANAGE, "runserver", addr])
-    else:
-        web = Process("web", [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
-                              "dataplatform.wsgi"])
+    # gunicorn in both modes (SPEC section 7); --dev adds its code reloader (workers restart when a
+    # source file changes) and DEBUG, under which whitenoise serves static/ straight from the finders.
+    web = Process("web", [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
+                          *(["--reload"] if dev else []), "dataplatform.wsgi"])
     return [
         web,
         # In the background: on disk every DynamoDB Local write waits for fsync, and the first
@@ -207,13 +206,13 @@ class Supervisor:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dev", action="store_true", help="Django's autoreloading development server, DEBUG on")
+    parser.add_argument("--dev", action="store_true", help="gunicorn with its code reloader, DEBUG on")
     args = parser.parse_args(argv)
     var = Path(os.environ.get("RUN_LOCAL_VAR", "").strip() or ROOT / "var").resolve()
     var.mkdir(parents=True, exist_ok=True)
     env = local_environment(var, dev=args.dev)
     addr = env["GUNICORN_BIND"]
-    plan = processes(dev=args.dev, addr=addr)
+    plan = processes(dev=args.dev)
     supervisor = Supervisor(env, plan)
 
     def on_signal(signum: int, frame: object) -> None:
@@ -254,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: the web server did not answer on http://{addr}/ within {READY_TIMEOUT:.0f}s",
                   file=sys.stderr)
             return 1
-        server = "Django's development server (autoreload)" if args.dev else "gunicorn"
+        server = "gunicorn (code reloader, DEBUG on)" if args.dev else "gunicorn"
         print(f"\nRun Monitor is serving on http://{addr}/ through {server}  (Ctrl-C stops everything)")
         print(accounts, flush=True)
         return supervisor.watch(plan[1:])

@@ -57,9 +57,20 @@ def test_a_process_gets_its_own_variables(tmp_path: Path) -> None:
 
 
 def test_the_evaluator_runs_every_30_seconds_beside_the_simulator_once_the_demo_data_is_in() -> None:
-    plan = {p.name: p for p in processes(dev=False, addr="127.0.0.1:8000")}
+    plan = {p.name: p for p in processes(dev=False)}
     evaluator, simulator = plan["evaluator"], plan["simulator"]
     assert evaluator.argv[-4:] == [str(ROOT / "manage.py"), "evaluate_alerts", "--every", "30"]
     assert simulator.argv[-1] == "simulate"
     assert evaluator.after == simulator.after == "demo data"
     assert not evaluator.once  # long-running: if it ends, bin/run stops everything
+
+
+def test_the_web_process_is_gunicorn_in_both_modes_and_reloads_code_only_with_dev() -> None:
+    served, dev = processes(dev=False)[0], processes(dev=True)[0]
+    for web in (served, dev):
+        assert web.name == "web"
+        assert web.argv[1:3] == ["-m", "gunicorn"]
+        assert web.argv[-1] == "dataplatform.wsgi"
+        assert "runserver" not in web.argv
+    assert "--reload" in dev.argv
+    assert "--reload" not in served.argv

@@ -93,6 +93,7 @@ def test_the_zip_is_the_core_and_its_pinned_dependencies_without_django(package:
         "dataplatform/__init__.py"
     }
     assert "dataplatform/pipeline/lambda_handler.py" in names
+    assert "dataplatform/pipeline/notify/email/alert.html" in names  # the alert emails' templates
     # Compiled wheels are the runtime's: CPython 3.12 on x86_64.
     abi = f"cpython-{RUNTIME_VERSION.replace('.', '')}-x86_64-linux-gnu.so"
     extensions = [n for n in names if n.endswith(".so") and "-linux-gnu" in n]

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import html
 import json
+import string
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -185,16 +188,40 @@ def _text(alerts: list[AlertSnapshot], base_url: str) -> str:
     return "\n".join(parts)
 
 
+# The emails' HTML lives in templates beside this module (the core runs without Django, in the
+# Lambda too): string.Template files whose every value is escaped unless it is Markup, i.e.
+# already rendered from one of them.
+EMAIL_TEMPLATES = Path(__file__).with_name("email")
+
+
+class Markup(str):
+    """HTML rendered from an email template: inserted as it is, never escaped again."""
+
+
+@lru_cache(maxsize=16)
+def _email_template(template: str) -> string.Template:
+    return string.Template((EMAIL_TEMPLATES / template).read_text(encoding="utf-8").strip())
+
+
+def render_email_html(template: str, /, **values: Any) -> Markup:
+    """`email/<template>` with `values` substituted, each escaped unless it is Markup."""
+    escaped = {key: value if isinstance(value, Markup) else html.escape(str(value)) for key, value in values.items()}
+    return Markup(_email_template(template).substitute(escaped))
+
+
 def _html(alerts: list[AlertSnapshot], base_url: str) -> str:
-    e = html.escape
-    sections = []
-    for s in alerts:
-        rows = "".join(f"<tr><th align=\"left\">{e(n)}</th><td>{e(v)}</td></tr>" for n, v in _facts(s))
-        sections.append(
-            f"<h2>{e(s.headline())}</h2><p>{e(s.summary)}</p><table>{rows}</table>"
-            f"<p><a href=\"{e(s.url(base_url))}\">{'Open the run' if s.run_id else 'Open the dataset'}</a></p>"
+    sections = [
+        render_email_html(
+            "alert.html",
+            headline=s.headline(),
+            summary=s.summary,
+            facts=Markup("".join(render_email_html("fact.html", name=n, value=v) for n, v in _facts(s))),
+            url=s.url(base_url),
+            link="Open the run" if s.run_id else "Open the dataset",
         )
-    return "<html><body>" + "<hr>".join(sections) + "</body></html>"
+        for s in alerts
+    ]
+    return render_email_html("alerts.html", sections=Markup(render_email_html("divider.html").join(sections)))
 
 
 def channel_test_body(channel_name: str, at: datetime, base_url: str) -> dict[str, Any]:
@@ -208,17 +235,13 @@ def channel_test_body(channel_name: str, at: datetime, base_url: str) -> dict[st
 
 def render_channel_test(channel_name: str, at: datetime, base_url: str, message_id: str) -> Rendered:
     """A channel's test message for every transport: the webhook body, a Slack message and an
-    email (text and HTML, the channel name escaped like every value in `_html`)."""
+    email (text and HTML from `email/channel_test.html`, the channel name escaped)."""
     text = f"Test message from Run Monitor for channel {channel_name}. Open {base_url}/"
     slack = {
         "text": f"Run Monitor test message for {channel_name}",
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": f"*Run Monitor test message*\n{text}"}}],
     }
-    e = html.escape
-    page = (
-        f"<html><body><p>Test message from Run Monitor for channel {e(channel_name)}. "
-        f"<a href=\"{e(base_url)}/\">Open Run Monitor</a></p></body></html>"
-    )
+    page = render_email_html("channel_test.html", channel=channel_name, url=base_url)
     return Rendered(
         message_id=message_id,
         webhook_body=json.dumps(channel_test_body(channel_name, at, base_url), separators=(",", ":")),

@@ -259,3 +259,14 @@ def test_unreachable_receivers_are_described_in_words_an_admin_can_act_on(
     hung = channel_test(p, hung_id, actor="admin", settings=notify_settings, transports=Transports(timeout=0.5))
     assert hung.outcome.error is not None
     assert hung.outcome.error.startswith("no answer within 0.5 s")
+
+
+def test_email_html_comes_from_the_templates_with_every_value_escaped_once() -> None:
+    from dataplatform.pipeline.notify.payloads import EMAIL_TEMPLATES, Markup, render_email_html
+
+    row = render_email_html("fact.html", name="Dataset", value='<script>"x" & y</script>')
+    assert row == '<tr><th align="left">Dataset</th><td>&lt;script&gt;&quot;x&quot; &amp; y&lt;/script&gt;</td></tr>'
+    page = render_email_html("alerts.html", sections=Markup(row))
+    assert page == f"<html><body>{row}</body></html>"  # rendered markup is not escaped twice
+    assert {p.name for p in EMAIL_TEMPLATES.glob("*.html")} >= {"alerts.html", "alert.html", "fact.html",
+                                                                 "divider.html", "channel_test.html"}

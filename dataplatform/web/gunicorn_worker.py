@@ -11,7 +11,9 @@ proxy, as in production, this costs nothing."""
 
 from __future__ import annotations
 
+import logging
 import socket
+import threading
 from concurrent import futures
 from typing import Any
 
@@ -25,6 +27,22 @@ PEEK_BYTES = 32
 PROBE_THREADS = 4
 
 
+logger = logging.getLogger(__name__)
+
+
+def warm_calendars() -> None:
+    """Import the exchange and holiday calendars (exchange_calendars brings pandas and numpy:
+    ~2 s on an idle core, several under load) so the first datasets or attention page a worker
+    serves does not spend its request deadline on imports."""
+    try:
+        from dataplatform.pipeline.calendars import exchange_codes
+
+        exchange_codes()
+        import holidays  # noqa: F401 - the import is the point
+    except Exception:  # a page that needs them imports them itself (and reports what fails)
+        logger.exception("calendar warm-up failed")
+
+
 def is_probe(head: bytes) -> bool:
     """True when `head` (the first bytes of a request) asks for a health probe."""
     return head.startswith(PROBE_PREFIXES)
@@ -35,6 +53,9 @@ class ProbeLaneWorker(ThreadWorker):
 
     def init_process(self) -> None:
         self.probe_pool = futures.ThreadPoolExecutor(max_workers=PROBE_THREADS, thread_name_prefix="probe")
+        # In the background: the worker serves at once; a request that needs the calendars
+        # meanwhile waits on the same import.
+        threading.Thread(target=warm_calendars, name="warm-calendars", daemon=True).start()
         super().init_process()
 
     def _peek(self, conn: Any) -> bytes:

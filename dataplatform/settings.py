@@ -154,10 +154,29 @@ CACHES = {
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "run-monitor"}
 }
 
-# Sessions are read from the cache when it is shared (Redis): one SQL query less per page.
-# A per-process cache would keep serving a session another worker has ended, so without
-# CACHE_URL sessions stay in the database only. `manage.py clearsessions` removes expired ones.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db" if CACHE_URL else "django.contrib.sessions.backends.db"
+# Sessions: Django's engines, chosen by where the instances run. `manage.py clearsessions`
+# removes expired ones whichever it is.
+# - CACHE_URL (several instances share Redis): cached_db, read from Redis, written to both.
+# - SQLite (one machine, however many workers): the file engine, one small file per session
+#   in SESSION_FILE_PATH (default: "sessions" next to the database file). Every worker reads
+#   the same files, so a logout ends the session everywhere; a page reads a file (~0.08 ms)
+#   instead of building an ORM query (~0.5 ms). A per-process cache (locmem) would keep
+#   serving a session another worker has ended, so it is not an option.
+# - PostgreSQL without a cache (instances may be on several machines): the database.
+_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+if CACHE_URL:
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+elif _SQLITE:
+    SESSION_ENGINE = "django.contrib.sessions.backends.file"
+    _database_file = str(DATABASES["default"].get("NAME") or "")
+    SESSION_FILE_PATH = os.environ.get("SESSION_FILE_PATH", "").strip() or str(
+        Path(_database_file).parent / "sessions"
+        if _database_file and not _database_file.startswith((":memory:", "file:"))
+        else BASE_DIR / "var" / "sessions"
+    )
+    Path(SESSION_FILE_PATH).mkdir(parents=True, exist_ok=True, mode=0o700)
+else:
+    SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # Django's ModelBackend and DRF's TokenAuthentication, extended to read the role names in the
 # same query as the user (dataplatform/accounts/backends.py).
 AUTHENTICATION_BACKENDS = ["dataplatform.accounts.backends.RoleModelBackend"]

@@ -34,6 +34,15 @@ def _fast_password_hashing() -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _session_files(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Session files (the SQLite default's engine) in a folder of this test process, not the
+    checkout's var/sessions."""
+    from django.conf import settings
+
+    settings.SESSION_FILE_PATH = str(tmp_path_factory.mktemp("sessions"))
+
+
 def unique_config(**overrides: object) -> PipelineConfig:
     """A config whose table names are unique to one test (isolation on a shared server)."""
     suffix = uuid.uuid4().hex[:10]

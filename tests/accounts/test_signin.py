@@ -59,8 +59,26 @@ def test_the_backend_reads_the_user_and_its_roles_in_one_query(django_assert_num
         found = RoleModelBackend().get_user(str(user.pk))
         assert roles.user_roles(found) == {"operator", "viewer"}
     nobody = _user("ned")
-    with django_assert_num_queries(2):  # no membership row: the framework's own lookup, no role
-        assert roles.user_roles(RoleModelBackend().get_user(nobody.pk)) == set()
+    with django_assert_num_queries(1):  # in no group: one row without a group name, no role
+        found = RoleModelBackend().get_user(nobody.pk)
+        assert found == nobody
+        assert roles.user_roles(found) == set()
+    boss = User.objects.create_superuser("bo", password="pw-bo-123456789")
+    with django_assert_num_queries(1):
+        found = RoleModelBackend().get_user(boss.pk)
+        assert roles.label(found) == "superuser"
+
+
+@pytest.mark.parametrize("groups", [("operator", "viewer", "x"), ()], ids=["three-groups", "no-group"])
+def test_a_token_reads_its_user_and_roles_in_one_query(  # type: ignore[no-untyped-def]
+    django_assert_num_queries, groups: tuple[str, ...]
+) -> None:
+    token = Token.objects.create(user=_user("tess", *groups))
+    with django_assert_num_queries(1):
+        user, found = RoleTokenAuthentication().authenticate_credentials(token.key)
+        assert found == token
+        assert found.user == user
+        assert roles.user_roles(user) == set(groups) - {"x"}
 
 
 @pytest.mark.parametrize("groups", [("operator",), ()], ids=["with-roles", "no-group"])

@@ -1,5 +1,6 @@
 """Layout defects only a browser shows (found clicking through the merged product): the count on the
-current files tab, checkboxes of the Django-rendered forms, and a clean console on the run page."""
+current files tab, checkboxes of the Django-rendered forms, a clean console on the run page, and
+the runs table at split-screen widths."""
 
 from __future__ import annotations
 
@@ -55,3 +56,33 @@ def test_silence_form_checkboxes_sit_on_one_line_with_their_labels(
     assert first["height"] < 28  # box and text on one line (the text-field box pushed the text below)
     assert abs(first["y"] - last["y"]) < 4  # Mon ... Sun in one row
     shot(page, "silences-form")
+
+
+@pytest.mark.parametrize("width", [960, 1024, 1180])
+def test_split_screen_widths_show_every_runs_column_without_sideways_scrolling(
+    browser: Any, live_server: Any, tables: Pipeline, users: dict[str, str], width: int
+) -> None:
+    """A dashboard beside a terminal (half of a 1920 px screen, a small laptop): the runs table fits
+    its box (the progress column was cut off at 1024 px), the run id stays one line with its full
+    text in the title, and from 1024 px the header is one line."""
+    run = make_run(tables, dataset="split-screen-dataset-with-a-long-name", files=4, done=2, failed=1)
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    try:
+        page = context.new_page()
+        login(page, live_server.url, "operator", next_path="/runs/?datasetName=split-screen-dataset-with-a-long-name")
+        row = page.locator(f"[id='run-{run.run_id}']")
+        expect(row).to_be_visible()
+        wrap = page.locator("#results .table-wrap")
+        sizes = wrap.evaluate("w => [w.scrollWidth, w.clientWidth]")
+        assert sizes[0] <= sizes[1], f"the runs table scrolls sideways at {width}px: {sizes}"
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        progress = row.locator(".col-progress").bounding_box()
+        assert progress["x"] + progress["width"] <= width  # the progress column is on screen
+        run_id = row.locator(".col-dataset .sub")
+        expect(run_id).to_have_attribute("title", f"Run id {run.run_id}")
+        assert run_id.bounding_box()["height"] < 24  # one line
+        if width >= 1024:
+            assert page.locator("header.topbar").bounding_box()["height"] < 60  # one line
+        shot(page, f"runs-split-screen-{width}", full_page=False)
+    finally:
+        context.close()

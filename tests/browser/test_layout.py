@@ -64,7 +64,8 @@ def test_split_screen_widths_show_every_runs_column_without_sideways_scrolling(
 ) -> None:
     """A dashboard beside a terminal (half of a 1920 px screen, a small laptop): the runs table fits
     its box (the progress column was cut off at 1024 px), the run id stays one line with its full
-    text in the title, and from 1024 px the header is one line."""
+    text in the title, from 1024 px the header is one line, and a run's files table shows its
+    error column readable (it was cut off, one letter a line)."""
     run = make_run(tables, dataset="split-screen-dataset-with-a-long-name", files=4, done=2, failed=1)
     context = browser.new_context(viewport={"width": width, "height": 800})
     try:
@@ -84,5 +85,12 @@ def test_split_screen_widths_show_every_runs_column_without_sideways_scrolling(
         if width >= 1024:
             assert page.locator("header.topbar").bounding_box()["height"] < 60  # one line
         shot(page, f"runs-split-screen-{width}", full_page=False)
+        page.goto(f"{live_server.url}/runs/{run.run_id}/")  # opens on the failed file
+        files = page.locator("#files .table-wrap")
+        expect(files.locator(".err")).to_have_count(1)
+        sizes = files.evaluate("w => [w.scrollWidth, w.clientWidth]")
+        shot(page, f"run-split-screen-{width}")
+        assert sizes[0] <= sizes[1], f"the files table scrolls sideways at {width}px: {sizes}"
+        assert files.locator(".err").bounding_box()["width"] >= 150  # the error was squeezed to a letter a line
     finally:
         context.close()

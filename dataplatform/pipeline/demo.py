@@ -13,8 +13,9 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from .datasets import DatasetConfig, expand_templates, expected_dates, parse_dataset
 from .errors import AlreadyExists, NotFound
@@ -134,6 +135,24 @@ class DemoPlan:
     runs: list[PlannedRun]
     missing: list[tuple[str, date]]
     big_run_id: str
+
+    def registrations(self) -> dict[str, datetime]:
+        """When each dataset counts as registered: the start (in its own timezone) of its first
+        business date with history, so the evaluator watches every demo day (an ordinary
+        registration only watches from the day it happens) and nothing shows as missing before
+        a dataset's history (weekly datasets go back months, daily ones weeks)."""
+        first: dict[str, date] = {}
+        for planned in self.runs:
+            name, day = planned.run.dataset_name, planned.run.business_date
+            first[name] = min(first.get(name, day), day)
+        for name, day in self.missing:
+            first[name] = min(first.get(name, day), day)
+        out: dict[str, datetime] = {}
+        for config in self.datasets:
+            if config.dataset_name in first:
+                zone = ZoneInfo(config.schedule.timezone if config.schedule else "UTC")
+                out[config.dataset_name] = datetime.combine(first[config.dataset_name], time(), zone).astimezone(UTC)
+        return out
 
 
 @dataclass
@@ -367,13 +386,11 @@ def load_demo(
     plan = build_plan(today, now)
     result = DemoLoadResult(missing=plan.missing, big_run_id=plan.big_run_id)
 
-    # Registered as of the start of the history, so the evaluator watches the demo's last days
-    # (an ordinary registration only watches from the day it happens).
-    history_start = min((planned.run.created_at for planned in plan.runs), default=now or utc_now())
+    registrations = plan.registrations()
     known = p.datasets.registrations()
     for config in plan.datasets:
         if config.dataset_name not in known:
-            p.datasets.register(config.dataset_name, history_start - timedelta(days=1))
+            p.datasets.register(config.dataset_name, registrations.get(config.dataset_name, now or utc_now()))
     changed = []
     for config in plan.datasets:
         try:

@@ -110,3 +110,22 @@ def test_load_demo_writes_everything_once_and_reconcile_changes_nothing(wired: P
     assert (second.runs_created, second.files_written, second.datasets_written) == (0, 0, 0)
     assert second.runs_skipped == len(plan.runs)
     assert snapshot(p) == before
+
+
+def test_each_dataset_is_registered_as_of_its_own_history() -> None:
+    """Not all as of the oldest run of any dataset: a weekly dataset's history goes back months,
+    and the daily datasets' calendars showed those months as missing."""
+    plan = build_plan(TODAY, NOW)
+    registered = plan.registrations()
+    configs = {c.dataset_name: c for c in plan.datasets}
+    assert set(registered) == set(configs)
+    for name, at in registered.items():
+        config = configs[name]
+        assert config.schedule is not None
+        assert at.tzinfo is not None
+        history = {p.run.business_date for p in plan.runs if p.run.dataset_name == name}
+        history |= {day for n, day in plan.missing if n == name}
+        # The first history date is watched (its expectation counts), the day before it is not.
+        assert config.schedule.local_date(at) == min(history)
+        assert config.schedule.local_date(at - timedelta(seconds=1)) < min(history)
+    assert len({at.date() for at in registered.values()}) > 1  # weekly and daily histories differ

@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import moto  # noqa: F401 - registers moto's hook before the core's shared boto3 session exists
 import pytest
+from moto.core.config import default_user_config as moto_config
 
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.config import PipelineConfig
@@ -22,6 +23,12 @@ from dataplatform.pipeline.engine import DynamoDBLocal
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+# mock_aws() replaces boto3's default session with a new one on every start, and a new session
+# parses botocore's service models again: 0.15-0.3 s per `boto3.client(...)` in a mocked test
+# (several hundred of them per run). moto intercepts every session made after its import (the
+# hook above), so the one default session serves all mocks; each test still gets fresh backends.
+moto_config["core"]["reset_boto3_session"] = False
 
 
 @pytest.fixture(autouse=True, scope="session")

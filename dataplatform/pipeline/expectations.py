@@ -44,8 +44,9 @@ stuck and failed, at the finish for met_late; None when not past dueAt.
 
 Environments: a dataset's schedule belongs to its registry environment, so expectations exist
 only for that environment; runs of the dataset in another environment (possible only for items
-written before the registry decided environments) are ignored. The ``environment`` argument of
-the selector filters datasets by their registry environment.
+written before the registry decided environments) are ignored: asked about another environment,
+every date is ``skipped`` ("scheduled in prod only"). The ``environment`` argument of the selector
+filters datasets by their registry environment.
 """
 
 from __future__ import annotations
@@ -176,7 +177,9 @@ def expectation_for(
     ]
     base["runs"] = len(mine)
     skipped = None
-    if schedule.since is not None and business_date < schedule.since:
+    if env != config.environment:
+        skipped = f"scheduled in {config.environment.value} only"
+    elif schedule.since is not None and business_date < schedule.since:
         skipped = f"before since ({schedule.since.isoformat()})"
     elif registered_at is not None and business_date < schedule.local_date(registered_at):
         skipped = f"before registration ({schedule.local_date(registered_at).isoformat()})"

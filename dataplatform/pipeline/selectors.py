@@ -12,7 +12,7 @@ from .audit import AuditRecord
 from .datasets import DatasetConfig, expected_dates, is_overdue
 from .dynamo import Page
 from .errors import NotFound, ValidationFailed
-from .expectations import Expectation, ExpectationState, expectation_for, read_windows
+from .expectations import Expectation, expectation_for, read_windows
 from .listing import Position, RunFilters
 from .models import Environment, FileRecord, Run, parse_business_date
 from .services.reconcile import run_recount
@@ -334,12 +334,9 @@ def dataset_calendar(
             status = "none"
         state = reason = None
         if config.schedule is not None:
-            if env == config.environment:
-                e = expectation_for(config, business_date=day, runs=by_date.get(day, []), now=moment,
-                                    registered_at=registered_at)
-                state, reason = e.state.value, e.reason
-            else:
-                state, reason = ExpectationState.SKIPPED.value, f"scheduled in {config.environment.value} only"
+            e = expectation_for(config, business_date=day, runs=by_date.get(day, []), now=moment,
+                                registered_at=registered_at, environment=env)
+            state, reason = e.state.value, e.reason
         days.append(
             CalendarDay(
                 business_date=day,

@@ -60,6 +60,10 @@ def test_datasets_page_shows_each_environment_side_by_side(operator_client: Clie
     assert row.count('class="strip-day') == 28  # the last 14 business dates of each
     prod = row.split('tag-prod">prod</span>')[1]
     assert "badge-met" in prod.split("</a>")[0]  # today's state in prod
+    # The schedule is prod's: staging has no expectations, so no staging day is missing.
+    staging_strip = row.split('tag-staging">staging</span>')[1].split('</ol>')[0]
+    assert staging_strip.count("strip-day day-skipped") == 14, staging_strip
+    assert "scheduled in prod only" in staging_strip
     staging = html(operator_client.get("/datasets/rates/?environment=staging"))
     assert "in staging" in staging
     assert "day day-met" not in staging  # the prod run is not staging's

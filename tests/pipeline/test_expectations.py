@@ -18,7 +18,7 @@ from dataplatform.pipeline.expectations import (
     expectations_for,
 )
 from dataplatform.pipeline.metrics import instrument, scope
-from dataplatform.pipeline.models import Run
+from dataplatform.pipeline.models import Environment, Run
 from dataplatform.pipeline.timeutil import utc_now
 
 MONDAY = date(2026, 3, 2)
@@ -147,6 +147,18 @@ def test_the_latest_run_decides_and_cancelled_reruns_are_ignored() -> None:
 def test_runs_of_another_environment_are_ignored() -> None:
     staging = run("success", created=utc(2026, 3, 2, 5, 0), environment="staging")
     assert state_at(utc(2026, 3, 2, 7, 0), staging) is State.MISSING
+
+
+def test_another_environment_has_no_expectations() -> None:
+    """The schedule belongs to the registry's environment: asked about staging, a prod dataset's
+    dates are skipped (the datasets page showed every staging weekday as missing)."""
+    staging_run = run("success", created=utc(2026, 3, 2, 5, 0), environment="staging")
+    for runs in ([], [staging_run]):
+        e = expectation_for(config(), business_date=MONDAY, runs=runs, now=utc(2026, 3, 2, 9),
+                            environment=Environment.STAGING)
+        assert (e.state, e.reason, e.alerts) == (State.SKIPPED, "scheduled in prod only", frozenset())
+        assert e.run == (runs[0] if runs else None)  # still linked from the page
+    assert state_at(utc(2026, 3, 2, 9)) is State.MISSING  # in prod, the same date is missing
 
 
 def test_runs_created_after_now_do_not_exist_yet() -> None:

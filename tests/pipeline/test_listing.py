@@ -113,14 +113,19 @@ def seed_platform_tables(p: Pipeline, *, status_range: str | None) -> None:
 
 
 # The exhaustive lists run on DynamoDB Local (Amazon's engine, ~6x faster than moto for these
-# Queries); one pass on moto keeps the two engines in agreement.
-@pytest.fixture
-def loaded(ddb_local_pipeline: Pipeline) -> Pipeline:
-    load(ddb_local_pipeline)
-    return ddb_local_pipeline
+# Queries); one pass on moto keeps the two engines in agreement. The tests only read the corpus:
+# the tables are made and loaded once for the module.
+@pytest.fixture(scope="module")
+def loaded(ddb_local_server: DynamoDBLocal) -> Pipeline:
+    p = Pipeline(unique_config(endpoint_url=ddb_local_server.endpoint_url))
+    p.sync_tables()
+    load(p)
+    return p
 
 
-@pytest.fixture(params=[None, "createdAt"], ids=["status-index-hash-only", "status-index-by-createdAt"])
+@pytest.fixture(
+    scope="module", params=[None, "createdAt"], ids=["status-index-hash-only", "status-index-by-createdAt"]
+)
 def platform_pipeline(request: pytest.FixtureRequest, ddb_local_server: DynamoDBLocal) -> Pipeline:
     p = Pipeline(unique_config(endpoint_url=ddb_local_server.endpoint_url))
     seed_platform_tables(p, status_range=request.param)
@@ -171,8 +176,15 @@ def test_each_status_alone_and_with_an_environment_is_complete(loaded: Pipeline,
 
 def test_no_filter_uses_the_environment_index_and_never_scans(loaded: Pipeline) -> None:
     operations: list[str] = []
-    loaded.client.meta.events.register("before-call.dynamodb", lambda model, **_: operations.append(model.name))
-    assert collect(loaded, RunFilters(), 50) == expected(RunFilters())
+
+    def record(model: Any, **_: Any) -> None:
+        operations.append(model.name)
+
+    loaded.client.meta.events.register("before-call.dynamodb", record, unique_id="test-record-operations")
+    try:
+        assert collect(loaded, RunFilters(), 50) == expected(RunFilters())
+    finally:
+        loaded.client.meta.events.unregister("before-call.dynamodb", unique_id="test-record-operations")
     assert "Scan" not in operations
     assert set(operations) <= {"Query", "DescribeTable"}
 

@@ -14,7 +14,9 @@ from rest_framework.test import APIClient
 
 from dataplatform.pipeline import metrics
 from dataplatform.pipeline.app import Pipeline
+from dataplatform.pipeline.config import PipelineConfig
 from dataplatform.pipeline.dynamo import Update, serialize
+from dataplatform.pipeline.engine import DynamoDBLocal
 from dataplatform.pipeline.listing import RunFilters
 from dataplatform.pipeline.models import Environment
 from dataplatform.pipeline.states import FileStatus, RunStatus
@@ -28,9 +30,34 @@ from tests.web.factories import make_run
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(scope="module")
+def loaded_tables(ddb_local_server: DynamoDBLocal) -> PipelineConfig:
+    """Our tables on DynamoDB Local (Amazon's engine, several times faster than moto for these
+    Queries), loaded with the listing corpus once for the module: the list tests only read."""
+    config = unique_config(endpoint_url=ddb_local_server.endpoint_url)
+    pipeline = Pipeline(config)
+    pipeline.sync_tables()
+    load(pipeline)
+    return config
+
+
+def serve(settings: Any, config: PipelineConfig) -> Iterator[Pipeline]:
+    """Point the web app at `config` for one test."""
+    settings.PIPELINE_CONFIG = config
+    wiring.reset()
+    yield wiring.get_pipeline()
+    wiring.reset()
+
+
+@pytest.fixture
+def loaded_web(settings: Any, loaded_tables: PipelineConfig) -> Iterator[Pipeline]:
+    """The web app's Pipeline on the loaded tables."""
+    yield from serve(settings, loaded_tables)
+
+
 @pytest.fixture
 def moto_web(settings: Any) -> Iterator[Pipeline]:
-    """The web app's Pipeline on moto (fast), loaded with the listing corpus."""
+    """The web app's Pipeline on moto, loaded with the listing corpus."""
     from moto import mock_aws
 
     with mock_aws():
@@ -88,7 +115,7 @@ def filters_of(query: dict[str, str]) -> RunFilters:
 
 @pytest.mark.parametrize("query", QUERIES, ids=lambda q: "&".join(f"{k}={v}" for k, v in q.items()) or "none")
 def test_api_lists_every_filter_combination_completely(
-    moto_web: Pipeline, api: Callable[[str], APIClient], query: dict[str, str]
+    loaded_web: Pipeline, api: Callable[[str], APIClient], query: dict[str, str]
 ) -> None:
     client = api("viewer")
     want = expected(filters_of(query))
@@ -98,7 +125,7 @@ def test_api_lists_every_filter_combination_completely(
 
 @pytest.mark.parametrize("size", [7, 50])
 def test_runs_page_load_more_lists_every_run_once(
-    moto_web: Pipeline, api: Callable[[str], APIClient], monkeypatch: pytest.MonkeyPatch, size: int
+    loaded_web: Pipeline, api: Callable[[str], APIClient], monkeypatch: pytest.MonkeyPatch, size: int
 ) -> None:
     import runs.views
 
@@ -245,31 +272,53 @@ def test_lists_accept_no_filter_and_reject_unknown_values(moto_web: Pipeline, ap
     assert len(CORPUS) == 126
 
 
-@pytest.fixture
-def platform_web(settings: Any) -> Iterator[Pipeline]:
-    """The web app on tables as SPEC section 1 describes the platform's (status-index: HASH
-    status only; none of our run indexes), loaded with the listing corpus (issue 12 item 10)."""
-    from moto import mock_aws
-
+def platform_tables(pipeline: Pipeline) -> None:
+    """Tables as SPEC section 1 describes the platform's (status-index: HASH status only; none of
+    our run indexes), loaded with the listing corpus (issue 12 item 10)."""
     from dataplatform.pipeline.schema import _create_table, table_specs
     from tests.pipeline.test_listing import seed_platform_tables
+
+    seed_platform_tables(pipeline, status_range=None)
+    for spec in table_specs(pipeline.config):
+        if spec.name != pipeline.config.run_table:
+            _create_table(pipeline.client, spec)
+    load(pipeline)
+
+
+@pytest.fixture(scope="module")
+def loaded_platform_tables(ddb_local_server: DynamoDBLocal) -> PipelineConfig:
+    """The platform's tables on DynamoDB Local, made and loaded once for the module (read only)."""
+    config = unique_config(endpoint_url=ddb_local_server.endpoint_url)
+    platform_tables(Pipeline(config))
+    return config
+
+
+@pytest.fixture
+def platform_local_web(settings: Any, loaded_platform_tables: PipelineConfig) -> Iterator[Pipeline]:
+    """The web app's Pipeline on the platform's tables on DynamoDB Local."""
+    yield from serve(settings, loaded_platform_tables)
+
+
+@pytest.fixture(params=["ddb_local", "moto"])
+def platform_web(request: pytest.FixtureRequest, settings: Any) -> Iterator[Pipeline]:
+    """The web app on the platform's tables: on DynamoDB Local, and on moto."""
+    if request.param == "ddb_local":
+        yield request.getfixturevalue("platform_local_web")
+        return
+    from moto import mock_aws
 
     with mock_aws():
         settings.PIPELINE_CONFIG = unique_config()
         wiring.reset()
         pipeline = wiring.get_pipeline()
-        seed_platform_tables(pipeline, status_range=None)
-        for spec in table_specs(pipeline.config):
-            if spec.name != pipeline.config.run_table:
-                _create_table(pipeline.client, spec)
-        load(pipeline)
+        platform_tables(pipeline)
         yield pipeline
         wiring.reset()
 
 
 @pytest.mark.parametrize("query", QUERIES, ids=lambda q: "&".join(f"{k}={v}" for k, v in q.items()) or "none")
 def test_api_lists_are_complete_on_the_platform_tables(
-    platform_web: Pipeline, api: Callable[[str], APIClient], query: dict[str, str]
+    platform_local_web: Pipeline, api: Callable[[str], APIClient], query: dict[str, str]
 ) -> None:
     client = api("viewer")
     for size in (7, 60):

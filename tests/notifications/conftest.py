@@ -17,7 +17,7 @@ from django.test import Client
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.web import wiring
 from tests.api.conftest import _fresh_throttle_cache, client_for, make_user
-from tests.conftest import unique_config
+from tests.conftest import moto_tables
 from tests.pipeline.notify.conftest import Receiver, _serve
 
 __all__ = ["_fresh_throttle_cache", "client_for"]
@@ -29,12 +29,12 @@ def pipeline(settings: Any) -> Iterator[Pipeline]:
     from moto import mock_aws
 
     with mock_aws():
-        settings.PIPELINE_CONFIG = unique_config()
-        wiring.reset()
         # A client made now (under the mock): the process's shared boto3 session may predate it.
-        p = Pipeline(settings.PIPELINE_CONFIG, client=boto3.client("dynamodb", region_name="us-east-1"))
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        settings.PIPELINE_CONFIG = moto_tables(client)
+        wiring.reset()
+        p = Pipeline(settings.PIPELINE_CONFIG, client=client)
         wiring._pipelines.set(p)
-        p.sync_tables()
         yield p
     wiring.reset()
 

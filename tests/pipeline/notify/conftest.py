@@ -104,7 +104,8 @@ def _serve(receiver: Receiver, context: ssl.SSLContext | None = None) -> Iterato
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     if context is not None:
         server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll: shutdown() waits for the serve loop to notice (up to 0.5 s with the default).
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     scheme = "https" if context else "http"
     receiver.url = f"{scheme}://127.0.0.1:{server.server_address[1]}/hook"

@@ -23,6 +23,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -359,6 +360,14 @@ def csrf_from(html: str) -> str:
 def table_env(suffix: str) -> dict[str, str]:
     names = ("RUN", "FILE", "DATASET", "AUDIT", "ALERT", "NOTIFICATION", "CHANNEL")
     return {f"{name}_TABLE_NAME": f"{name.title()}Table-{suffix}" for name in names}
+
+
+def stop_together(*stops: Callable[[], None]) -> None:
+    """Run the stop calls at the same time: each waits for its own process (a gunicorn arbiter
+    takes about a second to notice its workers have gone), so one after the other adds up."""
+    with ThreadPoolExecutor(max_workers=max(1, len(stops))) as pool:
+        for future in [pool.submit(stop) for stop in stops]:
+            future.result()
 
 
 @contextlib.contextmanager

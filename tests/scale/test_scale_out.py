@@ -26,6 +26,7 @@ from tests.scale.servers import (
     api_get,
     app_env,
     prepare_database,
+    stop_together,
     table_env,
     wait_for,
 )
@@ -76,10 +77,8 @@ def stack(ddb_local_server: DynamoDBLocal, tmp_path_factory: pytest.TempPathFact
             instance.wait_serving()
         yield Stack(instances[0], instances[1], postgres, redis, users)
     finally:
-        for instance in instances:
-            instance.stop()
-        redis.close()
-        postgres.close()
+        stop_together(*(instance.stop for instance in instances))
+        stop_together(redis.close, postgres.close)
 
 
 def signed_in(stack: Stack, username: str) -> WebClient:

@@ -33,6 +33,7 @@ from tests.scale.servers import (
     api_get,
     app_env,
     prepare_database,
+    stop_together,
     table_env,
     wait_for,
 )
@@ -75,9 +76,7 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
         instance = Instance(env, folder).start()
         yield Local(instance, engine, users)
     finally:
-        if instance is not None:
-            instance.stop()
-        engine.stop()
+        stop_together(engine.stop, *([instance.stop] if instance is not None else []))
         database.unlink(missing_ok=True)
 
 

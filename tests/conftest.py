@@ -123,7 +123,7 @@ TABLE_FIELDS = (
     "run_table", "file_table", "dataset_table", "audit_table", "alert_table", "notification_table", "channel_table",
 )
 _moto_names: dict[str, str] = {}
-_moto_template: dict[str, Any] = {}
+_moto_templates: dict[str, dict[str, Any]] = {}  # region -> table name -> moto's table object
 
 
 def moto_tables(client: Any, **overrides: object) -> PipelineConfig:
@@ -140,12 +140,13 @@ def moto_tables(client: Any, **overrides: object) -> PipelineConfig:
     config = unique_config(**{**_moto_names, **overrides})
     names = [getattr(config, field) for field in TABLE_FIELDS]
     backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][config.region]
-    if names != list(_moto_names.values()) or set(names) & set(backend.tables) or not _moto_template:
+    template = _moto_templates.get(config.region)
+    if names != list(_moto_names.values()) or set(names) & set(backend.tables) or template is None:
         Pipeline(config, client=client).sync_tables()
-        if not _moto_template and names == list(_moto_names.values()) and set(names) <= set(backend.tables):
-            _moto_template.update(copy.deepcopy({name: backend.tables[name] for name in names}))
+        if template is None and names == list(_moto_names.values()) and set(names) <= set(backend.tables):
+            _moto_templates[config.region] = copy.deepcopy({name: backend.tables[name] for name in names})
     else:
-        backend.tables.update(copy.deepcopy(_moto_template))
+        backend.tables.update(copy.deepcopy(template))
     return config
 
 

@@ -12,7 +12,7 @@ from .audit import AuditRecord
 from .datasets import DatasetConfig, expected_dates, is_overdue
 from .dynamo import Page
 from .errors import NotFound, ValidationFailed
-from .expectations import Expectation, ExpectationState, expectation_for, read_windows
+from .expectations import Expectation, expectation_for, read_windows
 from .listing import Position, RunFilters
 from .models import Environment, FileRecord, Run, parse_business_date
 from .services.reconcile import run_recount
@@ -326,18 +326,17 @@ def dataset_calendar(
     for offset in range((end - start).days + 1):
         day = date.fromordinal(start.toordinal() + offset)
         latest_run = latest.get(day)
+        if latest_run is not None:
+            status: str = latest_run.status.value
+        elif day in expected and is_overdue(config, day, moment):
+            status = "missing"
+        else:
+            status = "none"
         state = reason = None
         if config.schedule is not None:
             e = expectation_for(config, business_date=day, runs=by_date.get(day, []), now=moment,
                                 registered_at=registered_at, environment=env)
             state, reason = e.state.value, e.reason
-        if latest_run is not None:
-            status: str = latest_run.status.value
-        elif day in expected and state != ExpectationState.SKIPPED and is_overdue(config, day, moment):
-            # Not before registration or `since`, nor in an environment the schedule is not for.
-            status = "missing"
-        else:
-            status = "none"
         days.append(
             CalendarDay(
                 business_date=day,

@@ -6,12 +6,15 @@ and no file was dispatched twice for one retry."""
 
 from __future__ import annotations
 
+import logging
 import queue
 import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+import pytest
 
 from dataplatform.pipeline.app import Pipeline
 from dataplatform.pipeline.dispatch import FileMessage
@@ -20,6 +23,7 @@ from dataplatform.pipeline.services import (
     Actor,
     RetryResult,
     file_report,
+    protocol,
     run_cancel,
     run_reconcile,
     run_retry,
@@ -175,3 +179,111 @@ def test_concurrent_retries_of_one_failed_run_dispatch_each_file_exactly_once(dd
     assert run.counts() == p.files.count_by_status(run_id)
     assert run.pending_files == failed
     assert run.failed_files == 0
+
+
+class Gate:
+    """Holds named threads at the run commit (`runs.update`) until each is let through."""
+
+    def __init__(self, p: Pipeline, *names: str) -> None:
+        self.open = {name: threading.Event() for name in names}
+        self.arrived = {name: threading.Event() for name in names}
+        original = p.runs.update
+
+        def update(*args: object, **kwargs: object) -> object:
+            name = threading.current_thread().name
+            if name in self.open:
+                self.arrived[name].set()
+                assert self.open[name].wait(30), f"{name} was never let through"
+            return original(*args, **kwargs)
+
+        p.runs.update = update  # type: ignore[method-assign]
+
+    def wait_for(self, name: str) -> None:
+        assert self.arrived[name].wait(30), f"{name} never reached its run commit"
+
+
+def run_in_thread(name: str, call: Callable[[], object]) -> tuple[threading.Thread, list[BaseException]]:
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            call()
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, name=name)
+    thread.start()
+    return thread, errors
+
+
+def test_a_refused_report_is_undone_even_when_a_retry_took_its_file_before_the_cancel(
+    ddb_local_pipeline: Pipeline,
+) -> None:
+    """A worker reports a verified file failed (moved, not yet committed); a retry lists that file
+    as failed and moves it to pending (not yet committed); the run is cancelled; the worker's
+    commit is refused, but its undo finds the file where the retry put it. The retry's commit is
+    refused too and puts the file back where the worker put it, a while later: the worker's undo
+    must still happen then, or the file stays failed while the counters say verified."""
+    p = ddb_local_pipeline
+    p.dispatcher = RecordingDispatcher()
+    run_id = trigger(p, 3)
+    file_id = p.dispatcher.take()[0].file_id
+    for status in ("fetched", "verified"):
+        file_report(p, file_id=file_id, status=status, actor=WORKER)
+    gate = Gate(p, "worker", "retry")
+
+    worker, worker_errors = run_in_thread(
+        "worker", lambda: file_report(p, file_id=file_id, status="failed", error={"m": "x"}, actor=WORKER))
+    gate.wait_for("worker")
+    retry, retry_errors = run_in_thread("retry", lambda: run_retry(p, run_id=run_id, actor=OPS))
+    gate.wait_for("retry")
+    counts = run_cancel(p, run_id=run_id, reason="race", actor=OPS).counts()
+    gate.open["worker"].set()
+    time.sleep(1.0)  # the worker's undo keeps finding the file where the retry put it
+    gate.open["retry"].set()
+    worker.join(30)
+    retry.join(30)
+
+    assert [type(e) for e in worker_errors] == [InvalidTransition]
+    assert [type(e) for e in retry_errors] == [InvalidTransition]
+    record = p.files.get(file_id, consistent=True)
+    assert record.status is FileStatus.VERIFIED
+    assert record.error is None
+    assert record.attempts == 0
+    assert counts == p.files.count_by_status(run_id) == p.runs.get(run_id, consistent=True).counts()
+
+
+def test_an_undo_that_cannot_happen_is_logged_and_reconcile_repairs_the_counts(
+    ddb_local_pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The same race, but the retry commits before the cancel: the file has moved on for good
+    (pending, its retry dispatched) from a report whose commit the cancel then refuses. The undo
+    gives up after COMPENSATION_PATIENCE and says so; the counters, one report short, are
+    repaired by a reconcile (which the evaluator also runs on its own)."""
+    monkeypatch.setattr(protocol, "COMPENSATION_PATIENCE", 0.3)
+    p = ddb_local_pipeline
+    p.dispatcher = RecordingDispatcher()
+    run_id = trigger(p, 3)
+    file_id = p.dispatcher.take()[0].file_id
+    for status in ("fetched", "verified"):
+        file_report(p, file_id=file_id, status=status, actor=WORKER)
+    gate = Gate(p, "worker")
+
+    worker, worker_errors = run_in_thread(
+        "worker", lambda: file_report(p, file_id=file_id, status="failed", error={"m": "x"}, actor=WORKER))
+    gate.wait_for("worker")
+    assert run_retry(p, run_id=run_id, actor=OPS).file_ids == [file_id]
+    run_cancel(p, run_id=run_id, reason="race", actor=OPS)
+    with caplog.at_level(logging.ERROR, logger="dataplatform.pipeline"):
+        gate.open["worker"].set()
+        worker.join(30)
+
+    assert [type(e) for e in worker_errors] == [InvalidTransition]
+    assert f"could not undo move of file {file_id}" in caplog.text
+    assert p.files.get(file_id, consistent=True).status is FileStatus.PENDING
+    exact = p.files.count_by_status(run_id)
+    assert p.runs.get(run_id, consistent=True).counts() != exact
+    result = run_reconcile(p, run_id=run_id, actor=OPS)
+    assert result.changed
+    assert result.run.counts() == exact
+    assert result.run.status is RunStatus.CANCELLED

@@ -7,7 +7,9 @@ counters are two conditional writes:
    `moveToken` and copies the old status in the same write);
 2. a conditional UpdateItem on the run ADDs the counter deltas, guarded by the run status;
 3. if the run refuses (cancelled, finished), the file move is undone (compensation, guarded by
-   the move token) and the request is refused, so nothing takes effect after a cancel;
+   the move token) and the request is refused, so nothing takes effect after a cancel; when
+   another request moved the file on from this uncommitted move, its own commit is refused as
+   well and its undo comes first (the undo here waits for it, see COMPENSATION_PATIENCE);
 4. roll-up: when every file is terminal the run becomes success or failed, guarded by the
    counters observed in step 2.
 
@@ -43,9 +45,12 @@ PARALLEL_THRESHOLD = 8
 # A recount retries this often when workers move the counters between its read and its write.
 RECOUNT_ATTEMPTS = 5
 COUNTERS = ("resolvedFiles", *FILE_COUNTER.values())
-# Compensation can briefly lose a race with another request's own compensation of the same
-# file; a few short retries let that one finish first.
-COMPENSATION_ATTEMPTS = 5
+# An undo finds the file moved on when another request built on the move before it was
+# committed (a retry listing the file as failed, a duplicate worker message reporting the next
+# step). That request's own commit is refused too, and its undo puts the file back where this
+# move left it; the undo here keeps trying (backing off) for this long so that it runs after it.
+COMPENSATION_PATIENCE = 5.0
+COMPENSATION_MAX_DELAY = 0.25
 
 
 def each(p: Pipeline, items: Sequence[T], work: Callable[[T], R]) -> list[R]:
@@ -61,13 +66,14 @@ def compensate(p: Pipeline, moves: Sequence[FileMove], undo: Callable[[FileMove]
     """Undo file moves whose run commit was refused (each only if still where we put it)."""
 
     def restore(move: FileMove) -> None:
-        for attempt in range(COMPENSATION_ATTEMPTS):
-            if p.files.restore(move, update=undo(move) if undo else None):
+        deadline, delay = time.monotonic() + COMPENSATION_PATIENCE, 0.01
+        while not p.files.restore(move, update=undo(move) if undo else None):
+            if time.monotonic() >= deadline:
+                logger.error("could not undo move of file %s (run %s); reconcile the run",
+                             move.record.file_id, move.record.run_id)
                 return
-            time.sleep(0.01 * 2**attempt)
-        logger.error(
-            "could not undo move of file %s (run %s); reconcile the run", move.record.file_id, move.record.run_id
-        )
+            time.sleep(delay)
+            delay = min(delay * 2, COMPENSATION_MAX_DELAY)
 
     each(p, moves, restore)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import os
 import statistics
 import subprocess
@@ -140,6 +141,32 @@ def getter(
     return get
 
 
+def server_side(log: Path, call: Callable[[], None], n: int = 30) -> tuple[float, float] | None:
+    """Make `n` more calls of one target and read what its server's access log says about them:
+    the median server time (ms) and DynamoDB calls per request (None when the log has no such
+    lines, e.g. a version without them)."""
+    offset = log.stat().st_size
+    for _ in range(n):
+        call()
+    time.sleep(0.3)  # the workers' last lines
+    with log.open("rb") as handle:
+        handle.seek(offset)
+        lines = handle.read().decode(errors="replace").splitlines()
+    durations: list[float] = []
+    calls: list[float] = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("status") == 200 and "duration_ms" in entry:
+            durations.append(float(entry["duration_ms"]))
+            calls.append(float(entry.get("dynamodb_calls", 0)))
+    if not durations:
+        return None
+    return statistics.median(durations), statistics.median(calls)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--before", default="421adb3", help="git ref of the 'before' code")
@@ -203,6 +230,11 @@ def main() -> int:
         }
         try:
             samples = interleaved_ms(targets, args.n)
+            logs = {"before": tmp / "gunicorn-before.log", "after": tmp / "gunicorn-after.log"}
+            inside = {
+                name: server_side(logs[name.rsplit(" ", 1)[1]], call)
+                for name, call in targets.items() if name != "floor"
+            }
         finally:
             for connection in conns:
                 connection.close()
@@ -211,8 +243,13 @@ def main() -> int:
     floor = medians["floor"]
     print(f"\nruns of {args.dataset} on {day}: {len(items)} items; gunicorn, 2 workers, DEBUG off; "
           f"{args.n} calls per target, interleaved, medians; before = {args.before}, after = {after_name}")
-    rows = [[name, f"{ms:.2f}", f"{ms / floor:.2f}x"] for name, ms in medians.items()]
-    print(table(["target", "ms/call", "vs floor"], rows))
+    rows = []
+    for name, ms in medians.items():
+        seen = inside.get(name)
+        server = [f"{seen[0]:.2f}", f"{seen[1]:g}"] if seen else ["", ""]
+        rows.append([name, f"{ms:.2f}", f"{ms / floor:.2f}x", *server])
+    print(table(["target", "ms/call", "vs floor", "server ms", "DynamoDB calls"], rows))
+    print("(server ms and DynamoDB calls: medians of 30 more calls per target, from each server's access log)")
     page_ratio = medians["page after"] / medians["page before"]
     full_ratio = medians["50-row page after"] / medians["50-row page before"]
     api_ratio = medians["api after"] / medians["api before"]

@@ -12,7 +12,7 @@ from .audit import AuditRecord
 from .datasets import DatasetConfig, expected_dates, is_overdue
 from .dynamo import Page
 from .errors import NotFound, ValidationFailed
-from .expectations import Expectation, expectation_for, read_windows
+from .expectations import Expectation, ExpectationState, expectation_for, read_windows
 from .listing import Position, RunFilters
 from .models import Environment, FileRecord, Run, parse_business_date
 from .services.reconcile import run_recount
@@ -265,9 +265,12 @@ def dataset_get(p: Pipeline, *, name: str) -> DatasetConfig:
 class CalendarDay:
     """One business date of a dataset's calendar.
 
-    status: the latest run's status; 'missing' when the schedule expected a run, its due
-    time has passed and there is none; 'none' otherwise (not expected, or not due yet —
-    `expected` tells which)."""
+    expected: the schedule expects a run of this environment on this date (never in an
+    environment the schedule is not for: the schedule is the registry environment's).
+    status: the latest run's status; 'missing' when a run was expected, its due time has passed,
+    the date is one the monitor holds the dataset to (not before its registration or `since`,
+    i.e. `state` is not skipped) and there is none; 'none' otherwise (not expected, not held
+    to, or not due yet)."""
 
     business_date: date
     status: str
@@ -320,23 +323,24 @@ def dataset_calendar(
         current = latest.get(run.business_date)
         if current is None or run.created_at > current.created_at:
             latest[run.business_date] = run
-    expected = set(expected_dates(config, start, end))
+    # The schedule is the registry environment's: another environment expects nothing.
+    expected = set(expected_dates(config, start, end)) if env == config.environment else set()
     moment = now or utc_now()
     days: list[CalendarDay] = []
     for offset in range((end - start).days + 1):
         day = date.fromordinal(start.toordinal() + offset)
         latest_run = latest.get(day)
-        if latest_run is not None:
-            status: str = latest_run.status.value
-        elif day in expected and is_overdue(config, day, moment):
-            status = "missing"
-        else:
-            status = "none"
         state = reason = None
         if config.schedule is not None:
             e = expectation_for(config, business_date=day, runs=by_date.get(day, []), now=moment,
                                 registered_at=registered_at, environment=env)
             state, reason = e.state.value, e.reason
+        if latest_run is not None:
+            status: str = latest_run.status.value
+        elif day in expected and state != ExpectationState.SKIPPED and is_overdue(config, day, moment):
+            status = "missing"
+        else:
+            status = "none"
         days.append(
             CalendarDay(
                 business_date=day,

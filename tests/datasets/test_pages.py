@@ -67,6 +67,8 @@ def test_datasets_page_shows_each_environment_side_by_side(operator_client: Clie
     staging = html(operator_client.get("/datasets/rates/?environment=staging"))
     assert "in staging" in staging
     assert "day day-met" not in staging  # the prod run is not staging's
+    assert "run missing" not in staging  # nothing is expected in staging: no day is a missing run
+    assert "not expected by the schedule" in staging
     assert "day day-met" in html(operator_client.get("/datasets/rates/"))
 
 

@@ -185,25 +185,23 @@ def test_run_events_is_empty_for_a_run_without_actions(moto_pipeline: Pipeline) 
 
 def test_calendar_marks_latest_run_missing_and_unexpected_days(any_pipeline: Pipeline) -> None:
     p = any_pipeline
-    # Mon-Fri, due 18:00 UTC. 2024-03-04 is a Monday.
+    # Mon-Fri, due 18:00 UTC, a prod dataset registered before these dates. 2024-03-04 is a Monday.
+    p.datasets.register("ds", at=datetime(2024, 3, 1, tzinfo=UTC))
     p.datasets.put(make_config("ds", schedule={"weekdays": [0, 1, 2, 3, 4], "dueBy": "18:00"}))
-    put_run(p, "mon-failed", status=RunStatus.FAILED, minutes=0, day="2024-03-04")
-    put_run(p, "mon-rerun", status=RunStatus.SUCCESS, minutes=90, day="2024-03-04")
-    put_run(p, "wed", status=RunStatus.PROCESSING, minutes=5, day="2024-03-06")
-    put_run(p, "sat", status=RunStatus.SUCCESS, minutes=5, day="2024-03-09")
-    put_run(p, "outside", status=RunStatus.SUCCESS, minutes=5, day="2024-03-12")
-    put_run(p, "other-dataset", status=RunStatus.SUCCESS, minutes=5, day="2024-03-05", dataset="ds2")
+    put_run(p, "mon-failed", status=RunStatus.FAILED, minutes=0, day="2024-03-04", environment="prod")
+    put_run(p, "mon-rerun", status=RunStatus.SUCCESS, minutes=90, day="2024-03-04", environment="prod")
+    put_run(p, "wed", status=RunStatus.PROCESSING, minutes=5, day="2024-03-06", environment="prod")
+    put_run(p, "sat", status=RunStatus.SUCCESS, minutes=5, day="2024-03-09", environment="prod")
+    put_run(p, "outside", status=RunStatus.SUCCESS, minutes=5, day="2024-03-12", environment="prod")
+    put_run(p, "other-dataset", status=RunStatus.SUCCESS, minutes=5, day="2024-03-05", dataset="ds2",
+            environment="prod")
+    put_run(p, "staging-tue", status=RunStatus.SUCCESS, minutes=5, day="2024-03-05")
     now = datetime(2024, 3, 8, 17, 0, tzinfo=UTC)  # Friday, before Friday's due time
-    # The runs are staging runs of a dataset registered for prod: its own calendar has none of them.
-    prod = selectors.dataset_calendar(p, name="ds", start=date(2024, 3, 4), end=date(2024, 3, 10), now=now)
-    assert all(d.run_id is None for d in prod)
-    days = selectors.dataset_calendar(
-        p, name="ds", start=date(2024, 3, 4), end=date(2024, 3, 10), now=now, environment="staging"
-    )
+    days = selectors.dataset_calendar(p, name="ds", start=date(2024, 3, 4), end=date(2024, 3, 10), now=now)
     table = {d.business_date.day: (d.status, d.run_id, d.expected, d.runs) for d in days}
     assert table == {
         4: ("success", "mon-rerun", True, 2),  # latest run of the date wins
-        5: ("missing", None, True, 0),
+        5: ("missing", None, True, 0),  # the staging run does not count for prod
         6: ("processing", "wed", True, 1),
         7: ("missing", None, True, 0),
         8: ("none", None, True, 0),  # expected, but not due yet
@@ -211,6 +209,32 @@ def test_calendar_marks_latest_run_missing_and_unexpected_days(any_pipeline: Pip
         10: ("none", None, False, 0),
     }
     assert selectors.calendar_summary(days) == {"success": 2, "missing": 2, "processing": 1, "none": 2}
+    # Staging, an environment the schedule is not for: its own runs, and no day is expected or
+    # missing (every state skipped, "scheduled in prod only").
+    staging = selectors.dataset_calendar(
+        p, name="ds", start=date(2024, 3, 4), end=date(2024, 3, 10), now=now, environment="staging"
+    )
+    assert {d.business_date.day: (d.status, d.run_id) for d in staging if d.runs} == {5: ("success", "staging-tue")}
+    assert not any(d.expected for d in staging)
+    assert {d.status for d in staging if not d.runs} == {"none"}
+    assert {(d.state, d.reason) for d in staging} == {("skipped", "scheduled in prod only")}
+
+
+def test_calendar_holds_no_date_before_registration_missing(any_pipeline: Pipeline) -> None:
+    """Weekdays before the dataset was registered are expected by the schedule but never
+    "missing": the monitor does not hold a dataset to its history (state skipped)."""
+    p = any_pipeline
+    p.datasets.register("ds", at=datetime(2024, 3, 6, 12, 0, tzinfo=UTC))  # Wednesday
+    p.datasets.put(make_config("ds", schedule={"weekdays": [0, 1, 2, 3, 4], "dueBy": "18:00"}))
+    now = datetime(2024, 3, 8, 19, 0, tzinfo=UTC)
+    days = selectors.dataset_calendar(p, name="ds", start=date(2024, 3, 4), end=date(2024, 3, 8), now=now)
+    assert [(d.business_date.day, d.status, d.expected, d.state) for d in days] == [
+        (4, "none", True, "skipped"),
+        (5, "none", True, "skipped"),
+        (6, "missing", True, "missing"),
+        (7, "missing", True, "missing"),
+        (8, "missing", True, "missing"),
+    ]
 
 
 def test_calendar_costs_one_query_for_the_whole_range(moto_pipeline: Pipeline) -> None:

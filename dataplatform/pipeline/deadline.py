@@ -46,7 +46,9 @@ def remaining() -> float | None:
 def _check(**kwargs: Any) -> None:
     left = remaining()
     if left is not None and left <= 0:
-        raise StoreUnavailable("The data store did not answer within this request's time budget; try again shortly.")
+        # Said as it is: the budget may have gone on slow calls before, or on anything else the
+        # request did; this call was not sent.
+        raise StoreUnavailable("This request used up its time budget before its next data store call; try again.")
 
 
 def enforce(client: Any) -> Any:

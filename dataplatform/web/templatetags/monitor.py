@@ -200,3 +200,12 @@ def get_count(counts: dict[str, int], status: str) -> int:
 def weekday_name(day: int) -> str:
     """0 -> Mon ... 6 -> Sun."""
     return ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[int(day) % 7]
+
+
+@register.filter
+def options(field: Any) -> list[tuple[str, str, bool]]:
+    """`field|options`: (value, label, selected) of each choice of a bound choice field, the
+    current value compared as text once here rather than per option in the template."""
+    current = field.value()
+    current = "" if current is None else str(current)
+    return [(str(value), str(label), str(value) == current) for value, label in field.field.choices]

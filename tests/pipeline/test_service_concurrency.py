@@ -216,6 +216,22 @@ def run_in_thread(name: str, call: Callable[[], object]) -> tuple[threading.Thre
     return thread, errors
 
 
+def held_failed_report(p: Pipeline, *gated: str) -> tuple[str, str, Gate, threading.Thread, list[BaseException]]:
+    """A 3-file run whose first file is verified; a worker thread ("worker") then reports it
+    failed and is held at its run commit (the file moved, the counters not yet). Threads named
+    in `gated` are held at their run commit too. Returns (run id, file id, gate, worker, errors)."""
+    p.dispatcher = RecordingDispatcher()
+    run_id = trigger(p, 3)
+    file_id = p.dispatcher.take()[0].file_id
+    for status in ("fetched", "verified"):
+        file_report(p, file_id=file_id, status=status, actor=WORKER)
+    gate = Gate(p, "worker", *gated)
+    worker, errors = run_in_thread(
+        "worker", lambda: file_report(p, file_id=file_id, status="failed", error={"m": "x"}, actor=WORKER))
+    gate.wait_for("worker")
+    return run_id, file_id, gate, worker, errors
+
+
 def test_a_refused_report_is_undone_even_when_a_retry_took_its_file_before_the_cancel(
     ddb_local_pipeline: Pipeline,
 ) -> None:
@@ -225,16 +241,7 @@ def test_a_refused_report_is_undone_even_when_a_retry_took_its_file_before_the_c
     refused too and puts the file back where the worker put it, a while later: the worker's undo
     must still happen then, or the file stays failed while the counters say verified."""
     p = ddb_local_pipeline
-    p.dispatcher = RecordingDispatcher()
-    run_id = trigger(p, 3)
-    file_id = p.dispatcher.take()[0].file_id
-    for status in ("fetched", "verified"):
-        file_report(p, file_id=file_id, status=status, actor=WORKER)
-    gate = Gate(p, "worker", "retry")
-
-    worker, worker_errors = run_in_thread(
-        "worker", lambda: file_report(p, file_id=file_id, status="failed", error={"m": "x"}, actor=WORKER))
-    gate.wait_for("worker")
+    run_id, file_id, gate, worker, worker_errors = held_failed_report(p, "retry")
     retry, retry_errors = run_in_thread("retry", lambda: run_retry(p, run_id=run_id, actor=OPS))
     gate.wait_for("retry")
     counts = run_cancel(p, run_id=run_id, reason="race", actor=OPS).counts()
@@ -262,16 +269,7 @@ def test_an_undo_that_cannot_happen_is_logged_and_reconcile_repairs_the_counts(
     repaired by a reconcile (which the evaluator also runs on its own)."""
     monkeypatch.setattr(protocol, "COMPENSATION_PATIENCE", 0.3)
     p = ddb_local_pipeline
-    p.dispatcher = RecordingDispatcher()
-    run_id = trigger(p, 3)
-    file_id = p.dispatcher.take()[0].file_id
-    for status in ("fetched", "verified"):
-        file_report(p, file_id=file_id, status=status, actor=WORKER)
-    gate = Gate(p, "worker")
-
-    worker, worker_errors = run_in_thread(
-        "worker", lambda: file_report(p, file_id=file_id, status="failed", error={"m": "x"}, actor=WORKER))
-    gate.wait_for("worker")
+    run_id, file_id, gate, worker, worker_errors = held_failed_report(p)
     assert run_retry(p, run_id=run_id, actor=OPS).file_ids == [file_id]
     run_cancel(p, run_id=run_id, reason="race", actor=OPS)
     with caplog.at_level(logging.ERROR, logger="dataplatform.pipeline"):

@@ -14,6 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
+from boto3.dynamodb.types import Binary
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from .states import FILE_COUNTER, FileStatus, RunStatus
@@ -43,7 +44,8 @@ class Environment(StrEnum):
 
 def to_plain(value: Any) -> Any:
     """DynamoDB -> Python: Decimal becomes int or float, recursively; sets become lists;
-    strings that are not valid Unicode (other tools' writes) get U+FFFD for the broken part."""
+    strings that are not valid Unicode (other tools' writes) get U+FFFD for the broken part, and
+    so do binary values (B, which boto3 reads as `Binary`), shown as text."""
     if isinstance(value, str):
         return readable_text(value)
     if isinstance(value, Decimal):
@@ -53,6 +55,8 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         items = [to_plain(v) for v in value]
         return sorted(items, key=str) if isinstance(value, set | frozenset) else items
+    if isinstance(value, Binary):
+        value = value.value
     if isinstance(value, bytes | bytearray):
         return bytes(value).decode("utf-8", errors="replace")
     return value

@@ -44,7 +44,7 @@ def _added(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[di
 
 def _store_odd_content(pipeline: Pipeline) -> tuple[str, str]:
     """A run and a file carrying what other tools may write: lone surrogates (values and keys),
-    a metadata that is not an object, an error that is a bare string."""
+    binary values, a metadata that is not an object, an error that is a bare string."""
     seed_dataset(pipeline)
     run = seed_run(pipeline, files=2)
     file_id = next(pipeline.files.iter_run(run.run_id)).file_id
@@ -52,7 +52,8 @@ def _store_odd_content(pipeline: Pipeline) -> tuple[str, str]:
     client.update_item(
         TableName=pipeline.config.run_table, Key={"runId": {"S": run.run_id}},
         UpdateExpression="SET metadata = :m, sourceTrigger = :t",
-        ExpressionAttributeValues={":m": {"M": {"note": {"S": "bad \ud800 text"}, "k\udfff": {"N": "1"}}},
+        ExpressionAttributeValues={":m": {"M": {"note": {"S": "bad \ud800 text"}, "k\udfff": {"N": "1"},
+                                                "blob": {"B": b"\x00\xffraw"}, "blobs": {"BS": [b"\x01"]}}},
                                    ":t": {"S": "not a map \udc00"}},
     )
     client.update_item(

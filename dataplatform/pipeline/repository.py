@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
+from pydantic import ValidationError
 
 from .concurrency import TaskPool
 from .config import PipelineConfig
@@ -270,7 +271,8 @@ class RunRepository:
         return self.find(filters, limit=limit, cursor=cursor)
 
     def between_dates(self, dataset_name: str, start: str, end: str) -> Iterator[Run]:
-        """Every run of a dataset with start <= businessDate <= end: one Query (all pages)."""
+        """Every run of a dataset with start <= businessDate <= end: one Query (all pages).
+        An item that cannot be read as a run is logged and left out."""
         expr = Expr()
         request: dict[str, Any] = {
             "IndexName": RUN_DATASET_INDEX,
@@ -281,7 +283,15 @@ class RunRepository:
         }
         request.update(expr.kwargs())
         for item in self.table.query_all(request):
-            yield Run.from_item(item)
+            try:
+                yield Run.from_item(item)
+            except ValidationError as exc:
+                # A run another tool wrote with values no run can have (a status of its own, a
+                # date that is not one): said once per read, and the other runs still count (the
+                # evaluator of every dataset and the calendars read through here).
+                problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+                logger.error("run %s of %s cannot be read and is left out: %s",
+                             item.get("runId"), dataset_name, problems)
 
 
 class FileRepository:

@@ -116,3 +116,36 @@ def test_the_email_sender_keeps_the_message_id_on_every_attempt() -> None:
     first, second = mail.outbox
     ids = {message.extra_headers["X-Run-Monitor-Message-Id"] for message in (first, second)}
     assert ids == {"n-123"}
+
+
+def test_the_loop_outlives_a_tick_that_fails_unexpectedly(
+    pipeline: Pipeline, dataset: DatasetConfig, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A tick that fails with an error the core does not know (say, an item no model can read)
+    is logged with its traceback and the loop goes on: a dead loop would end alerting for every
+    dataset, and `bin/run` would stop the whole product with it."""
+    import threading
+
+    from dataplatform.alerts.management.commands import evaluate_alerts as command
+
+    assert threading.current_thread() is threading.main_thread()  # the loop's SIGTERM handler is ours
+    real = command.evaluate
+    calls: list[int] = []
+
+    def flaky(p: Pipeline, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("an item no model can read")
+        os.kill(os.getpid(), signal.SIGTERM)  # the loop stops after this tick
+        return real(p, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(command, "evaluate", flaky)
+    out = StringIO()
+    with caplog.at_level("ERROR", logger="dataplatform.evaluator"):
+        call_command("evaluate_alerts", "--every", "0.05", stdout=out)
+    assert len(calls) == 2
+    assert "evaluate_alerts stopped" in out.getvalue()
+    (failed,) = [r for r in caplog.records if "evaluate_alerts_failed" in r.getMessage()]
+    assert json.loads(failed.getMessage())["code"] == "unexpected"
+    assert failed.exc_info is not None
+    assert pipeline.alerts.heartbeat() is not None  # the second tick ran

@@ -340,3 +340,19 @@ def test_the_cli_runs_one_tick_as_of_now(p: Pipeline, monkeypatch: pytest.Monkey
         reset_clients()
     assert '"opened": 1' in capsys.readouterr().out
     assert [a.state for a in p.alerts.active()] == [AlertState.OPEN]
+
+
+def test_a_run_item_no_run_can_be_leaves_the_other_datasets_evaluated(
+    p: Pipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another tool wrote a run of `prices` with a status of its own: that run is left out (and
+    said in the log) instead of failing every tick, so every other dataset is still watched."""
+    register(p, dataset("rates"))
+    p.client.put_item(TableName=p.config.run_table, Item={
+        "runId": {"S": "foreign-1"}, "datasetName": {"S": "prices"}, "businessDate": {"S": DAY.isoformat()},
+        "createdAt": {"S": "2026-03-02T05:00:00Z"}, "status": {"S": "running"}, "environment": {"S": "prod"},
+    })
+    with caplog.at_level("ERROR", logger="dataplatform.pipeline"):
+        tick = evaluate(p, now=at(7, 0))
+    assert sorted((a.dataset_name, a.kind.value) for a in tick.opened) == [("prices", "missing"), ("rates", "missing")]
+    assert "run foreign-1 of prices cannot be read and is left out: status:" in caplog.text

@@ -104,6 +104,13 @@ class Command(BaseCommand):
             logger.error(json.dumps({"event": "evaluate_alerts_failed", "code": exc.code, "detail": exc.message,
                                      "now": format_ts(now) if now else None}, sort_keys=True))
             return False
+        except Exception as exc:  # a loop that died would end alerting for every dataset
+            # Not a refusal the core knows: the traceback goes to the log and the loop goes on (the
+            # health page's evaluator check turns stale if every tick fails).
+            logger.exception(json.dumps({"event": "evaluate_alerts_failed", "code": "unexpected",
+                                         "detail": f"{type(exc).__name__}: {exc}",
+                                         "now": format_ts(now) if now else None}, sort_keys=True))
+            return False
         line = tick_line(result)
         logger.info(json.dumps(line, sort_keys=True, default=str))
         self.stdout.write(json.dumps(line, sort_keys=True, default=str))

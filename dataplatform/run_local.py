@@ -92,7 +92,7 @@ def local_environment(var: Path, *, dev: bool) -> dict[str, str]:
     env.setdefault("AWS_ACCESS_KEY_ID", "local")
     env.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     env.setdefault("GUNICORN_BIND", env.get("RUN_LOCAL_ADDR", "127.0.0.1:8000"))
-    # One machine: a worker per core (at most 4), 4 threads each, instead of production's 2n+1.
+    # One machine: a worker per core (at most 4) instead of production's 2n+1 (threads: gunicorn.conf.py's).
     env.setdefault("GUNICORN_WORKERS", str(min(os.cpu_count() or 1, 4)))
     return env
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -25,6 +26,10 @@ class ActionRolePermission(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         if not (request.user and request.user.is_authenticated):
             return False
+        if hasattr(view, "action_map") and view.action is None:
+            # A viewset route without this method (DELETE on a list): 405 with its Allow header, not
+            # a role refusal that would send even a superuser looking for a missing role.
+            raise MethodNotAllowed(request.method)
         roles: tuple[str, ...] = getattr(view, "action_roles", {}).get(getattr(view, "action", None), ())
         return bool(roles) and has_role(request.user, *roles)
 

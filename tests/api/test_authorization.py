@@ -194,6 +194,22 @@ def test_unknown_urls_under_api_are_json_404_for_everyone(client_for: Callable[[
             assert_json_error(client_for(role).get(url), 404)
 
 
+def test_a_method_a_route_does_not_have_is_405_with_allow_for_every_role(
+    pipeline: Pipeline, client_for: Callable[[str], APIClient]
+) -> None:
+    """Not a role refusal (a superuser may do everything, yet no one can DELETE the runs list):
+    405 and the methods the route has; anonymous callers still get 401 first."""
+    for role in ("viewer", "operator", "superuser"):
+        client = client_for(role)
+        for method, url, allowed in (("delete", "/api/v1/runs/", "GET"), ("post", "/api/v1/datasets/", "GET"),
+                                     ("put", "/api/v1/runs/some-run/cancel/", "POST")):
+            response = getattr(client, method)(url)
+            body = assert_json_error(response, 405)
+            assert body["code"] == "method_not_allowed", (role, method, url)
+            assert allowed in response["Allow"], (role, method, url, response["Allow"])
+    assert_json_error(client_for("anonymous").delete("/api/v1/runs/"), 401)
+
+
 def test_session_post_without_csrf_token_is_refused(pipeline: Pipeline, db: None) -> None:
     ids = _seed(pipeline)
     client = APIClient(enforce_csrf_checks=True)

@@ -57,6 +57,7 @@ def test_the_run_environment_comes_from_the_registry(moto_pipeline: Pipeline) ->
         services.run_trigger(p, request={"datasetName": "prod-prices", "businessDate": "2026-01-06",
                                          "environment": "staging"}, actor=WORKER)
     assert "environment" in refused.value.fields
+    assert "a trigger for 'staging' is refused" in refused.value.message  # the value, not the enum's repr
     unregistered = services.run_trigger(p, request={"datasetName": "adhoc", "businessDate": "2026-01-05",
                                                     "files": ["s3://bucket-x/k.csv"], "environment": "prod"},
                                         actor=WORKER).run

@@ -111,7 +111,7 @@ def run_environment(request: TriggerRequest, config: DatasetConfig | None, defau
     if request.environment and Environment(request.environment) != config.environment:
         raise ValidationFailed(
             f"Dataset {request.datasetName!r} is registered for {config.environment.value!r}; "
-            f"a trigger for {request.environment!r} is refused.",
+            f"a trigger for {Environment(request.environment).value!r} is refused.",
             fields={"environment": f"must be {config.environment.value!r} (the registry's)"},
         )
     return config.environment

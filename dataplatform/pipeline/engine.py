@@ -38,6 +38,41 @@ class EngineError(RuntimeError):
     """The engine could not be found, started or reached; the message says what to do."""
 
 
+class PortTaken(EngineError):
+    """Another process answers on the engine's port (it took the port between its choice and the
+    JVM's bind; the JVM then fails to bind and exits)."""
+
+
+# Parts of a /proc/net/tcp{,6} line: the local address (hex ip:port), the state, the inode.
+_LOCAL, _STATE, _INODE, _LISTEN = 1, 3, 9, "0A"
+
+
+def listens_on(pid: int, port: int) -> bool | None:
+    """Whether process `pid` holds the socket listening on `port` (Linux /proc), or None when
+    that cannot be told (no /proc, or not allowed to look)."""
+    inodes: set[str] = set()
+    try:
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with contextlib.suppress(FileNotFoundError), open(table) as lines:
+                next(lines, None)  # the header
+                for line in lines:
+                    parts = line.split()
+                    if len(parts) <= _INODE or parts[_STATE] != _LISTEN:
+                        continue
+                    if int(parts[_LOCAL].rsplit(":", 1)[1], 16) == port:
+                        inodes.add(parts[_INODE])
+        if not inodes:
+            return False
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except (OSError, ValueError):
+        return None
+    held: set[str] = set()
+    for fd in fds:
+        with contextlib.suppress(OSError):  # closed since the listing
+            held.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+    return any(f"socket:[{inode}]" in held for inode in inodes)
+
+
 def free_port() -> int:
     """A TCP port that is free on 127.0.0.1 right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -141,6 +176,7 @@ class DynamoDBLocal:
         tied_to_parent: bool = True,
     ) -> None:
         self.port = port or free_port()
+        self.port_chosen = port is None  # ours to change if another process takes it first
         self.path = path
         self.log = log
         self.java_options = (
@@ -169,16 +205,24 @@ class DynamoDBLocal:
         return cmd
 
     def start(self, timeout: float = 60.0) -> DynamoDBLocal:
-        """Start the process and return once it answers; EngineError if it cannot."""
-        self.launch()
-        return self.wait_ready(timeout)
+        """Start the process and return once it answers; EngineError if it cannot. A port chosen
+        here (no `port` given) that another process takes first is replaced by a new one."""
+        for attempt in range(3):
+            try:
+                self.launch()
+                return self.wait_ready(timeout)
+            except PortTaken:
+                if not self.port_chosen or attempt == 2:
+                    raise
+                self.port = free_port()
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def launch(self) -> None:
         """Start the process without waiting for it (overlap the JVM start with other work)."""
         if self.process is not None and self.process.poll() is None:
             raise EngineError(f"this engine is already running (pid {self.process.pid})")
         if endpoint_answers(self.endpoint_url, timeout=0.5):
-            raise EngineError(f"port {self.port} is already in use by another DynamoDB-compatible server")
+            raise PortTaken(f"port {self.port} is already in use by another DynamoDB-compatible server")
         command = self.command()
         if self.path is not None:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -207,6 +251,11 @@ class DynamoDBLocal:
                 where = f"; see {self.log}" if self.log else ""
                 raise EngineError(f"DynamoDB Local exited with code {code} before answering{where}")
             if serves_requests(self.endpoint_url):
+                if listens_on(self.process.pid, self.port) is False:
+                    # Another server took the port between its choice and our JVM's bind: the
+                    # answers came from it, and every client of this engine would talk to it.
+                    self.stop()
+                    raise PortTaken(f"another process answers on port {self.port}; ours cannot bind it")
                 return self
             time.sleep(0.05)
         self.stop()

@@ -252,10 +252,10 @@ def test_store_down_shows_the_banner_and_recovers(page: Any, live_server: Any, u
             # The live status poll now gets a 503: the banner says so, the page stays.
             banner = page.locator("#error-banner")
             expect(banner).to_be_visible(timeout=20_000)
-            expect(banner).to_contain_text("unavailable")
+            expect(banner).to_contain_text("data store")
             shot(page, "store-down-banner", full_page=False)
             page.reload()
-            expect(page.locator(".banner-error:visible").first).to_contain_text("unavailable")
+            expect(page.locator(".banner-error:visible").first).to_contain_text("data store")
             expect(page.locator("h1")).to_have_text("Data store unavailable")
             shot(page, "store-down-page")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -80,3 +82,36 @@ def test_command_line_start_status_stop(tmp_path: Path, capsys: pytest.CaptureFi
     out = capsys.readouterr().out
     assert "DynamoDB Local started on" in out
     assert f"DynamoDB Local (pid {pid}) stopped" in out
+
+
+def test_listens_on_tells_which_process_holds_the_port(ddb_local_server: DynamoDBLocal) -> None:
+    assert ddb_local_server.process is not None
+    assert engine.listens_on(ddb_local_server.process.pid, ddb_local_server.port) is True
+    assert engine.listens_on(os.getpid(), ddb_local_server.port) is False
+
+
+def test_an_engine_whose_port_another_server_answers_on_is_not_ready(ddb_local_server: DynamoDBLocal) -> None:
+    """Two engines chose the same free port; the other bound it first. Ours (here a process that
+    never binds, like a JVM still starting) must not report ready on the other's answers."""
+    late = DynamoDBLocal(port=ddb_local_server.port)
+    stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    late.process = stand_in
+    with pytest.raises(engine.PortTaken, match=f"port {ddb_local_server.port}"):
+        late.wait_ready(timeout=10)
+    assert late.process is None
+    assert stand_in.wait(timeout=10) is not None  # stopped
+    with pytest.raises(engine.PortTaken):  # asked for that port explicitly: not replaced
+        late.start(timeout=10)
+
+
+def test_a_chosen_port_taken_first_is_replaced(
+    ddb_local_server: DynamoDBLocal, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ports = iter([ddb_local_server.port, free_port()])
+    monkeypatch.setattr(engine, "free_port", lambda: next(ports))
+    own = DynamoDBLocal(path=None, log=tmp_path / "engine.log")
+    assert own.port == ddb_local_server.port
+    with own:
+        assert own.port != ddb_local_server.port
+        assert own.process is not None
+        assert engine.listens_on(own.process.pid, own.port) is True

@@ -361,7 +361,7 @@ STRIP_DAYS = 14
 @dataclass(frozen=True)
 class DatasetOverview:
     """One dataset on the datasets page: per environment, the expectation of each of the last
-    STRIP_DAYS business dates (oldest first; the last one is today)."""
+    STRIP_DAYS days (oldest first; the last one is today in the dataset's timezone)."""
 
     config: DatasetConfig
     strips: dict[str, list[Expectation]]
@@ -373,14 +373,19 @@ class DatasetOverview:
 def datasets_overview(
     p: Pipeline, *, configs: list[DatasetConfig], now: datetime | None = None
 ) -> list[DatasetOverview]:
-    """Today's state and the last STRIP_DAYS business dates of each dataset, in every
-    environment side by side: one Query per dataset (made at once) and one for registrations."""
+    """Today's state and the last STRIP_DAYS days of each dataset, in every environment side by
+    side; "today" is the date in the dataset's own timezone (as on the attention page and in
+    `/api/v1/expectations/`: at 23:30 UTC a Tokyo dataset is on tomorrow). One Query per dataset
+    (made at once) and one for registrations."""
     moment = now or utc_now()
-    end = moment.date()
-    start = end - timedelta(days=STRIP_DAYS - 1)
-    days = [start + timedelta(days=i) for i in range(STRIP_DAYS)]
+    today = {c.dataset_name: c.schedule.local_date(moment) if c.schedule else moment.date() for c in configs}
+    if not today:
+        return []
     out = []
-    for window in read_windows(p, configs, start, end):
+    first, last = min(today.values()) - timedelta(days=STRIP_DAYS - 1), max(today.values())
+    for window in read_windows(p, configs, first, last):
+        end = today[window.config.dataset_name]
+        days = [end - timedelta(days=STRIP_DAYS - 1 - i) for i in range(STRIP_DAYS)]
         by_date = window.runs_by_date()
         strips = {
             env.value: [

@@ -256,3 +256,25 @@ def test_calendar_refuses_bad_ranges_and_unknown_datasets(moto_pipeline: Pipelin
         selectors.dataset_calendar(moto_pipeline, name="ds", start=date(2023, 1, 1), end=date(2024, 3, 1))
     with pytest.raises(NotFound):
         selectors.dataset_calendar(moto_pipeline, name="ds", start=date(2024, 3, 1), end=date(2024, 3, 2))
+
+
+def test_datasets_overview_ends_each_strip_on_the_datasets_own_today(any_pipeline: Pipeline) -> None:
+    """At 23:30 UTC a Tokyo dataset is already on tomorrow: its "today" (the strip's last day)
+    is the Tokyo date, as on the attention page, while a London dataset is still on today."""
+    p = any_pipeline
+    tokyo = make_config("tokyo", schedule={"weekdays": [0, 1, 2, 3, 4], "dueBy": "18:00", "timezone": "Asia/Tokyo"})
+    london = make_config("london", schedule={"weekdays": [0, 1, 2, 3, 4], "dueBy": "18:00",
+                                             "timezone": "Europe/London"})
+    for config in (tokyo, london):
+        p.datasets.register(config.dataset_name, at=datetime(2024, 1, 1, tzinfo=UTC))
+        p.datasets.put(config)
+    put_run(p, "tokyo-thu", status=RunStatus.SUCCESS, minutes=5, day="2024-03-07", dataset="tokyo",
+            environment="prod")
+    now = datetime(2024, 3, 6, 23, 30, tzinfo=UTC)  # Wednesday in London, Thursday 08:30 in Tokyo
+    overview = {o.config.dataset_name: o for o in selectors.datasets_overview(p, configs=[tokyo, london], now=now)}
+    assert [day.business_date for day in overview["tokyo"].strips["prod"]][-1] == date(2024, 3, 7)
+    assert [day.business_date for day in overview["london"].strips["prod"]][-1] == date(2024, 3, 6)
+    assert all(len(o.strips[env]) == selectors.STRIP_DAYS for o in overview.values() for env in o.strips)
+    today = overview["tokyo"].today("prod")
+    assert today.run is not None
+    assert today.run.run_id == "tokyo-thu"

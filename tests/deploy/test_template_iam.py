@@ -491,3 +491,21 @@ def test_every_call_of_the_evaluator_lambda_is_allowed_by_its_role_and_every_gra
         f"EvaluatorFunctionRole grants what no tick used: {sorted(granted - unexercised - recorder.calls)}"
     )
     assert unexercised <= granted, "a RARE_PATHS entry the role does not grant"
+
+
+def test_the_readme_policy_is_the_web_role() -> None:
+    """README's "Least-privilege IAM policy for the web app" is WebTierRole written out: the same
+    actions on the same tables and indexes, and the dispatch queue."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("Least-privilege IAM policy for the web app"):]
+    start = section.index("```json") + len("```json")
+    policy = json.loads(section[start:section.index("```\n", start)])
+    tables, dispatch = policy["Statement"]
+    written: set[str] = set()
+    for arn in tables["Resource"]:
+        table, _, index = arn.split(":table/", 1)[1].partition("/index/")
+        written.add(f"index:{table}/{index}" if index else f"table:{table}")
+    (role_tables,) = [s for s in _web_statements() if s.get("Sid") == "Tables"]
+    assert set(tables["Action"]) == set(role_tables["Action"])
+    assert written == _statement_arns(role_tables)
+    assert dispatch["Action"] == ["sqs:SendMessage"]

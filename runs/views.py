@@ -82,6 +82,8 @@ def runs_page(request: HttpRequest) -> HttpResponse:
             page = selectors.runs_list(get_pipeline(), **_kwargs(filters), limit=PAGE_SIZE)
             cursor = None
         context.update(runs=page.items, cursor=page.cursor, listed=True)
+        if page.unreadable:
+            context["problems"].append(unreadable_notice("run", page.unreadable))
         context["top"] = _position_text(page.items[0]) if page.items and not cursor else ""
     else:
         context["problems"] = [
@@ -137,6 +139,13 @@ def _kwargs(filters: RunFilters) -> dict[str, Any]:
         "dataset_name": filters.dataset_name, "business_date": filters.business_date,
         "status": filters.status, "environment": filters.environment,
     }
+
+
+def unreadable_notice(kind: str, ids: list[str]) -> str:
+    """Says that items of a list were left out because they could not be read (by id)."""
+    count = f"{len(ids)} {kind}{'' if len(ids) == 1 else 's'}"
+    return (f"{count} on this page could not be read and {'is' if len(ids) == 1 else 'are'} not shown (another tool "
+            f"stored values this monitor does not know; the log says which): {', '.join(ids)}.")
 
 
 def _position_text(run: Run) -> str:
@@ -310,6 +319,8 @@ def _run_context(
             files = selectors.files_list(
                 pipeline, run_id=run.run_id, status=status, error_message=error, limit=FILES_PAGE_SIZE
             )
+    if files is not None and files.unreadable:
+        problems.append(unreadable_notice("file", files.unreadable))
     events: Page[AuditRecord] | None = None
     if "events" in needs:
         try:

@@ -43,6 +43,12 @@ class CursorPagination:
         fields = {
             "results": item(many=True),
             "next": serializers.URLField(allow_null=True),
+            "unreadable": serializers.ListField(
+                child=serializers.CharField(), required=False,
+                help_text="Only when some items of this page could not be read (another tool stored values "
+                          "this monitor does not know): their ids. They are left out of `results`; the log "
+                          "says what each holds.",
+            ),
             "__module__": item.__module__,
             "__doc__": f"One page of {item.__name__.removesuffix('Serializer').lower()}s.",
         }
@@ -56,4 +62,7 @@ class CursorPagination:
         """The page's items through `item`, and the URL of the next page (null on the last)."""
         url = request.build_absolute_uri()
         next_url = replace_query_param(url, self.cursor_query_param, page.cursor) if page.cursor else None
-        return Response({"results": [represent(item, row) for row in page.items], "next": next_url})
+        body: dict[str, Any] = {"results": [represent(item, row) for row in page.items], "next": next_url}
+        if page.unreadable:
+            body["unreadable"] = page.unreadable
+        return Response(body)

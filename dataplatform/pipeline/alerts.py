@@ -55,7 +55,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from botocore.exceptions import ClientError
 from pydantic import Field
@@ -113,6 +113,9 @@ def guard_id(dataset_name: str, environment: str, business_date: str, kind: str)
 
 class Alert(_Item):
     """One alert episode (tolerant on read: attributes added by others are ignored)."""
+
+    item_kind: ClassVar[str] = "Alert"
+    item_key: ClassVar[str] = "alertId"
 
     alert_id: str = Field(alias="alertId", min_length=1)
     kind: AlertKind

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from botocore.exceptions import ClientError
 from pydantic import Field
@@ -57,6 +57,8 @@ def _bounded_detail(detail: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 class AuditRecord(_Item):
+    item_kind: ClassVar[str] = "Audit record"
+    item_key: ClassVar[str] = "eventId"
     target_id: str = Field(alias="targetId", min_length=1)
     event_id: str = Field(alias="eventId", min_length=1)
     at: UtcTimestamp

@@ -3,8 +3,9 @@ expression building from named parts, and paged queries that follow LastEvaluate
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -13,8 +14,10 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .cursor import CursorCodec
-from .errors import StoreUnavailable
+from .errors import StoreUnavailable, UnreadableItem
 from .models import to_dynamo
+
+logger = logging.getLogger("dataplatform.pipeline")
 
 T = TypeVar("T")
 
@@ -70,10 +73,27 @@ def unavailable_as_domain_error() -> Iterator[None]:
 
 @dataclass
 class Page(Generic[T]):
-    """One page of a query: the items and an opaque cursor for the next page (None at the end)."""
+    """One page of a query: the items and an opaque cursor for the next page (None at the end);
+    `unreadable`: the ids of items of this page that could not be read (left out, logged)."""
 
     items: list[T]
     cursor: str | None = None
+    unreadable: list[str] = field(default_factory=list)
+
+
+def load_each(raw: Iterable[dict[str, Any]], load: Callable[[dict[str, Any]], T]) -> tuple[list[T], list[str]]:
+    """Each item through `load`; one that holds values no such item can have is left out and
+    said in the log (other tools' writes must not take a whole list down). Returns (the loaded
+    items, the ids of those left out)."""
+    loaded: list[T] = []
+    left_out: list[str] = []
+    for item in raw:
+        try:
+            loaded.append(load(item))
+        except UnreadableItem as exc:
+            logger.error("%s Left out of this list.", exc.message)
+            left_out.append(exc.key)
+    return loaded, left_out
 
 
 class Expr:
@@ -196,8 +216,8 @@ class Table:
         if keys and len(raw) > limit:
             raw = raw[:limit]
             start = {k: raw[-1][k] for k in keys}
-        items = [load(deserialize(item)) for item in raw]
-        return Page(items=items, cursor=self.codec.encode(query_id, start) if start else None)
+        items, left_out = load_each((deserialize(item) for item in raw), load)
+        return Page(items=items, cursor=self.codec.encode(query_id, start) if start else None, unreadable=left_out)
 
     def query_all(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Every item of a query, following LastEvaluatedKey to the end."""

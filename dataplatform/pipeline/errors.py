@@ -89,6 +89,18 @@ class IdempotencyConflict(PipelineError):
         self.current = current
 
 
+class UnreadableItem(PipelineError):
+    """A stored item holds values this code cannot read as what it should be (another tool or an
+    older version wrote it): said as such, naming the item and the values; `key` is its id."""
+
+    code = "unreadable_item"
+    http_status = 500
+
+    def __init__(self, message: str, *, key: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
 RETRY_AFTER_SECONDS = 5
 SERVER_ERROR_DETAIL = "The server could not complete the request."
 
@@ -126,6 +138,6 @@ def error_answer(exc: PipelineError) -> ErrorAnswer:
         body["failedFiles"] = len(exc.failed_ids)
     if status == 503:
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    elif status >= 500:
+    elif status >= 500 and not isinstance(exc, UnreadableItem):  # that one is about data, not internals
         body = {"detail": SERVER_ERROR_DETAIL, "code": "server_error"}
     return ErrorAnswer(status, body, headers)

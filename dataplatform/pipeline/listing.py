@@ -21,7 +21,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .cursor import CursorCodec
-from .dynamo import Expr, Page, Table, deserialize, error_code
+from .dynamo import Expr, Page, Table, deserialize, error_code, load_each
 from .errors import InvalidCursor
 from .models import Environment, Run
 from .schema import (
@@ -269,7 +269,8 @@ class RunLister:
         if more:
             created_at, run_id = order_key(items[-1])
             next_cursor = self.codec.encode(query_id, {"createdAt": created_at, "runId": run_id})
-        return Page(items=[load(item) for item in items], cursor=next_cursor)
+        loaded, left_out = load_each(items, load)
+        return Page(items=loaded, cursor=next_cursor, unreadable=left_out)
 
     def newer(
         self, filters: RunFilters, *, than: Position | None, limit: int, load: Callable[[dict[str, Any]], Run]
@@ -280,7 +281,7 @@ class RunLister:
         items = self._merged(sources, filters, None, limit)[:limit]
         if than is not None:
             items = [i for i in items if order_key(i) > (than.created_at, than.run_id)]
-        return [load(item) for item in items]
+        return load_each(items, load)[0]
 
     def _merged(
         self, sources: Sequence[Source], filters: RunFilters, start: Position | None, need: int

@@ -12,11 +12,12 @@ import re
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, ClassVar, Self
 
 from boto3.dynamodb.types import Binary
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError
 
+from .errors import UnreadableItem
 from .states import FILE_COUNTER, FileStatus, RunStatus
 from .storable import readable_text
 from .timeutil import format_ts, parse_ts
@@ -136,13 +137,34 @@ def _count(value: Any) -> int:
     return int(plain)
 
 
+def unreadable(kind: str, key: str, exc: ValidationError) -> UnreadableItem:
+    """The error of an item that does not load: which one, and which values (shortened)."""
+    problems = "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']} (stored: {str(e.get('input'))[:60]!r})"
+        for e in exc.errors()[:5]
+    )
+    return UnreadableItem(
+        f"{kind} {key!r} is stored with values this monitor cannot read ({problems}); another tool or "
+        "an older version wrote it. Correct or remove the item.",
+        key=key,
+    )
+
+
 class _Item(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True, validate_assignment=True)
+    # What an unreadable item is called in its error: the kind, and the attribute that names it.
+    item_kind: ClassVar[str] = "Item"
+    item_key: ClassVar[str] = ""
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Self:
-        """Load an item as DynamoDB returns it (Decimals, extra attributes, older formats)."""
-        return cls.model_validate(to_plain(item))
+        """Load an item as DynamoDB returns it (Decimals, extra attributes, older formats);
+        UnreadableItem when it holds values no such item can have."""
+        plain = to_plain(item)
+        try:
+            return cls.model_validate(plain)
+        except ValidationError as exc:
+            raise unreadable(cls.item_kind, str(plain.get(cls.item_key, "?")), exc) from exc
 
     def to_item(self) -> dict[str, Any]:
         """The item as written to DynamoDB: aliases, Decimals, fixed timestamps, no None values."""
@@ -162,6 +184,8 @@ Count = Annotated[int, BeforeValidator(_count)]
 
 
 class Run(_Item):
+    item_kind: ClassVar[str] = "Run"
+    item_key: ClassVar[str] = "runId"
     run_id: str = Field(alias="runId", min_length=1, max_length=256)
     dataset_name: DatasetName = Field(alias="datasetName")
     business_date: BusinessDate = Field(alias="businessDate")
@@ -221,6 +245,8 @@ if set(_COUNTER_FIELD) != set(FILE_COUNTER):  # pragma: no cover - guards edits 
 
 
 class FileRecord(_Item):
+    item_kind: ClassVar[str] = "File"
+    item_key: ClassVar[str] = "fileId"
     file_id: str = Field(alias="fileId", min_length=1, max_length=512)
     run_id: str = Field(alias="runId", min_length=1, max_length=256)
     dataset_name: DatasetName = Field(alias="datasetName")

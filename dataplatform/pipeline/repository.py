@@ -12,12 +12,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import ValidationError
 
 from .concurrency import TaskPool
 from .config import PipelineConfig
 from .cursor import CursorCodec
-from .dynamo import ABSENT, Expr, Page, Table, Update, deserialize, error_code, is_condition_failure, serialize
+from .dynamo import (
+    ABSENT,
+    Expr,
+    Page,
+    Table,
+    Update,
+    deserialize,
+    error_code,
+    is_condition_failure,
+    load_each,
+    serialize,
+)
 from .errors import AlreadyExists, InvalidTransition, NotFound, PipelineError
 from .listing import IndexCatalog, Position, RunFilters, RunLister
 from .models import Environment, FileRecord, Run
@@ -192,8 +202,8 @@ class RunRepository:
                     if table == self.head.name:
                         head = Position(str(item.get("createdAt", "")), str(item.get("runId", "")))
                     else:
-                        run = Run.from_item(item)
-                        found[run.run_id] = run
+                        for run in load_each([item], Run.from_item)[0]:
+                            found[run.run_id] = run
         return found, head
 
     def find(self, filters: RunFilters, *, limit: int = 50, cursor: str | None = None) -> Page[Run]:
@@ -283,15 +293,9 @@ class RunRepository:
         }
         request.update(expr.kwargs())
         for item in self.table.query_all(request):
-            try:
-                yield Run.from_item(item)
-            except ValidationError as exc:
-                # A run another tool wrote with values no run can have (a status of its own, a
-                # date that is not one): said once per read, and the other runs still count (the
-                # evaluator of every dataset and the calendars read through here).
-                problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-                logger.error("run %s of %s cannot be read and is left out: %s",
-                             item.get("runId"), dataset_name, problems)
+            # A run another tool wrote with values no run can have is left out (and logged): the
+            # other runs still count (the evaluator of every dataset and the calendars read here).
+            yield from load_each([item], Run.from_item)[0]
 
 
 class FileRepository:
@@ -465,7 +469,7 @@ class FileRepository:
         request.update(expr.kwargs())
         try:
             for item in self.table.query_all(request):
-                yield FileRecord.from_item(item)
+                yield from load_each([item], FileRecord.from_item)[0]
         except ClientError as exc:
             if status is None or not self.has_run_status_index or error_code(exc) != "ValidationException":
                 raise

@@ -355,4 +355,5 @@ def test_a_run_item_no_run_can_be_leaves_the_other_datasets_evaluated(
     with caplog.at_level("ERROR", logger="dataplatform.pipeline"):
         tick = evaluate(p, now=at(7, 0))
     assert sorted((a.dataset_name, a.kind.value) for a in tick.opened) == [("prices", "missing"), ("rates", "missing")]
-    assert "run foreign-1 of prices cannot be read and is left out: status:" in caplog.text
+    assert "Run 'foreign-1' is stored with values this monitor cannot read (status: " in caplog.text
+    assert "Left out of this list." in caplog.text

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from pydantic import ValidationError
 
+from dataplatform.pipeline.errors import UnreadableItem
 from dataplatform.pipeline.models import FileRecord, Run, to_dynamo
 from dataplatform.pipeline.states import FileStatus, RunStatus
 from dataplatform.pipeline.timeutil import format_ts, parse_ts
@@ -96,13 +96,17 @@ def test_floats_in_metadata_are_written_as_decimal() -> None:
     ],
 )
 def test_bad_values_give_clear_errors(field: str, value: str, message: str) -> None:
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(UnreadableItem) as info:
         FileRecord.from_item({**LEGACY_FILE, field: value})
-    assert message in str(info.value)
+    assert message in info.value.message
+    assert info.value.key == LEGACY_FILE["fileId"]
+    assert f"File {LEGACY_FILE['fileId']!r} is stored with values this monitor cannot read" in info.value.message
+    assert field in info.value.message
+    assert repr(value) in info.value.message  # the stored value, shown
 
 
 def test_nan_in_metadata_is_refused() -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(UnreadableItem):
         FileRecord.from_item({**LEGACY_FILE, "metadata": {"x": float("nan")}})
 
 

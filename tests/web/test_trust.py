@@ -98,6 +98,49 @@ def test_items_other_tools_wrote_with_broken_text_render_everywhere(
         response.content.decode("utf-8")  # valid UTF-8 all through
 
 
+def test_items_no_run_or_file_can_be_are_left_out_of_lists_with_a_notice_and_named_alone(
+    pipeline: Pipeline, client_for: Callable[[str], APIClient]
+) -> None:
+    """A run and a file another tool wrote with values none can have (a status of their own): the
+    lists around them still answer, leave them out and say which; asked for alone, each is a
+    500 that names the item and the value, not a bare server error."""
+    run = seed_run(pipeline, files=2)
+    file_id = next(pipeline.files.iter_run(run.run_id)).file_id
+    client = pipeline.client
+    client.put_item(TableName=pipeline.config.run_table, Item={
+        "runId": {"S": "foreign-run"}, "datasetName": {"S": run.dataset_name},
+        "businessDate": {"S": run.business_date.isoformat()}, "createdAt": {"S": "2024-03-04T10:00:00Z"},
+        "status": {"S": "running"}, "environment": {"S": run.environment.value},
+    })
+    client.update_item(TableName=pipeline.config.file_table, Key={"fileId": {"S": file_id}},
+                       UpdateExpression="SET #s = :s", ExpressionAttributeNames={"#s": "status"},
+                       ExpressionAttributeValues={":s": {"S": "downloading"}})
+    api = client_for("viewer")
+    listed = api.get(f"/api/v1/runs/?datasetName={run.dataset_name}")
+    assert listed.status_code == 200, listed.content[:300]
+    assert [r["runId"] for r in listed.json()["results"]] == [run.run_id]
+    assert listed.json()["unreadable"] == ["foreign-run"]
+    files = api.get(f"/api/v1/runs/{run.run_id}/files/")
+    assert files.status_code == 200, files.content[:300]
+    assert files.json()["unreadable"] == [file_id]
+    assert len(files.json()["results"]) == 1
+    alone = assert_json_error(api.get("/api/v1/runs/foreign-run/"), 500)
+    assert alone["code"] == "unreadable_item"
+    assert "Run 'foreign-run' is stored with values this monitor cannot read" in alone["detail"]
+    assert "'running'" in alone["detail"]
+    page = _client("reader2", "viewer")
+    runs = page.get(f"/runs/?datasetName={run.dataset_name}")
+    assert runs.status_code == 200
+    assert "1 run on this page could not be read and is not shown" in runs.content.decode()
+    assert "foreign-run" in runs.content.decode()
+    detail = page.get(f"/runs/{run.run_id}/")
+    assert detail.status_code == 200
+    assert "1 file on this page could not be read and is not shown" in detail.content.decode()
+    broken = page.get("/runs/foreign-run/")
+    assert broken.status_code == 500
+    assert "is stored with values this monitor cannot read" in broken.content.decode()
+
+
 # --- item 3: ids longer than a key, form bodies in another charset --------------------------------
 
 

@@ -346,6 +346,8 @@ def _run_context(
         "events_cursor": events.cursor if events else None,
         "groups_loaded": groups is not None,
         "groups": groups or [],
+        # Fewer than the run's failed files when the groups read only the first GROUPED_FILES_MAX.
+        "grouped": sum(g.count for g in groups or []),
         "can_act": is_operator(request),
         "can_retry": run_accepts_retry(run.status) and run.failed_files > 0,
         "can_cancel": in_flight,

@@ -127,3 +127,23 @@ def test_redispatch_by_default_takes_files_idle_for_the_datasets_shorter_stuck_t
     assert len(p.dispatcher.drain()) == 1  # type: ignore[attr-defined]
     unregistered = make_run(p, files=1)
     assert services.default_idle_minutes(p, unregistered) == 30
+
+
+def test_failure_groups_read_a_bounded_number_of_failed_files(
+    moto_pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a failure storm the groups (and every poll that refreshes them) read at most
+    GROUPED_FILES_MAX failed files: one Query here, not one per page of all of them."""
+    p = moto_pipeline
+    run = make_run(p, files=12, failed=0)
+    for i, f in enumerate(p.files.iter_run(run.run_id)):
+        services.file_report(p, file_id=f.file_id, status=FileStatus.FAILED,
+                             error={"message": "timeout" if i % 2 else "bad gzip"}, actor=WORKER)
+    monkeypatch.setattr(selectors, "GROUPED_FILES_MAX", 5)
+    operations: list[str] = []
+    p.client.meta.events.register("before-call.dynamodb", lambda model, **_: operations.append(model.name))
+    groups = selectors.run_failure_groups(p, run_id=run.run_id)
+    assert sum(g.count for g in groups) == 5
+    assert operations == ["Query"]
+    monkeypatch.setattr(selectors, "GROUPED_FILES_MAX", 1000)
+    assert sum(g.count for g in selectors.run_failure_groups(p, run_id=run.run_id)) == 12

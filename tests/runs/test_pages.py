@@ -289,6 +289,19 @@ def test_failed_files_open_first_grouped_by_error(operator_client: Client, pipel
     group = html(operator_client.get(f"/runs/{run.run_id}/?fileStatus=failed&error=bad%20gzip", **htmx("files")))
     assert group.count("badge-failed") == 3
     assert "bad gzip" in group
+    assert "Grouped: the first" not in groups  # every failed file is in a group
+
+
+def test_failure_groups_of_a_storm_say_they_are_of_the_first_files(
+    operator_client: Client, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataplatform.pipeline import selectors
+
+    monkeypatch.setattr(selectors, "GROUPED_FILES_MAX", 2)
+    run = make_run(pipeline, files=5, done=1, failed=3, error={"message": "bad gzip"})
+    groups = html(operator_client.get(f"/runs/{run.run_id}/", **htmx("failures")))
+    assert "Grouped: the first 2 of 3 failed files." in groups
+    assert ">2</a>" in groups  # the group counts what was read; its link lists all three
 
 
 def test_dataset_filter_ignores_case_and_unknown_names_say_so(operator_client: Client, pipeline: Pipeline) -> None:

@@ -83,7 +83,7 @@ def runs_page(request: HttpRequest) -> HttpResponse:
             cursor = None
         context.update(runs=page.items, cursor=page.cursor, listed=True)
         if page.unreadable:
-            context["problems"].append(unreadable_notice("run", page.unreadable))
+            context["problems"].append(_unreadable_notice("run", page.unreadable))
         context["top"] = _position_text(page.items[0]) if page.items and not cursor else ""
     else:
         context["problems"] = [
@@ -141,7 +141,7 @@ def _kwargs(filters: RunFilters) -> dict[str, Any]:
     }
 
 
-def unreadable_notice(kind: str, ids: list[str]) -> str:
+def _unreadable_notice(kind: str, ids: list[str]) -> str:
     """Says that items of a list were left out because they could not be read (by id)."""
     count = f"{len(ids)} {kind}{'' if len(ids) == 1 else 's'}"
     return (f"{count} on this page could not be read and {'is' if len(ids) == 1 else 'are'} not shown (another tool "
@@ -320,7 +320,7 @@ def _run_context(
                 pipeline, run_id=run.run_id, status=status, error_message=error, limit=FILES_PAGE_SIZE
             )
     if files is not None and files.unreadable:
-        problems.append(unreadable_notice("file", files.unreadable))
+        problems.append(_unreadable_notice("file", files.unreadable))
     events: Page[AuditRecord] | None = None
     if "events" in needs:
         try:

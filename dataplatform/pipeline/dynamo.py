@@ -81,19 +81,24 @@ class Page(Generic[T]):
     unreadable: list[str] = field(default_factory=list)
 
 
-def load_each(raw: Iterable[dict[str, Any]], load: Callable[[dict[str, Any]], T]) -> tuple[list[T], list[str]]:
-    """Each item through `load`; one that holds values no such item can have is left out and
-    said in the log (other tools' writes must not take a whole list down). Returns (the loaded
-    items, the ids of those left out)."""
-    loaded: list[T] = []
-    left_out: list[str] = []
+def readable(
+    raw: Iterable[dict[str, Any]], load: Callable[[dict[str, Any]], T], left_out: list[str] | None = None
+) -> Iterator[T]:
+    """Each item through `load`; one that holds values no such item can have is left out, said
+    in the log and its id added to `left_out` (other tools' writes must not take a list down)."""
     for item in raw:
         try:
-            loaded.append(load(item))
+            yield load(item)
         except UnreadableItem as exc:
             logger.error("%s Left out of this list.", exc.message)
-            left_out.append(exc.key)
-    return loaded, left_out
+            if left_out is not None:
+                left_out.append(exc.key)
+
+
+def load_each(raw: Iterable[dict[str, Any]], load: Callable[[dict[str, Any]], T]) -> tuple[list[T], list[str]]:
+    """`readable` as a list: (the loaded items, the ids of those left out)."""
+    left_out: list[str] = []
+    return list(readable(raw, load, left_out)), left_out
 
 
 class Expr:

@@ -21,7 +21,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .cursor import CursorCodec
-from .dynamo import Expr, Page, Table, deserialize, error_code, load_each
+from .dynamo import Expr, Page, Table, deserialize, error_code, load_each, readable
 from .errors import InvalidCursor
 from .models import Environment, Run
 from .schema import (
@@ -281,7 +281,7 @@ class RunLister:
         items = self._merged(sources, filters, None, limit)[:limit]
         if than is not None:
             items = [i for i in items if order_key(i) > (than.created_at, than.run_id)]
-        return load_each(items, load)[0]
+        return list(readable(items, load))
 
     def _merged(
         self, sources: Sequence[Source], filters: RunFilters, start: Position | None, need: int

@@ -137,7 +137,7 @@ def _count(value: Any) -> int:
     return int(plain)
 
 
-def unreadable(kind: str, key: str, exc: ValidationError) -> UnreadableItem:
+def _unreadable(kind: str, key: str, exc: ValidationError) -> UnreadableItem:
     """The error of an item that does not load: which one, and which values (shortened)."""
     problems = "; ".join(
         f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']} (stored: {str(e.get('input'))[:60]!r})"
@@ -164,7 +164,7 @@ class _Item(BaseModel):
         try:
             return cls.model_validate(plain)
         except ValidationError as exc:
-            raise unreadable(cls.item_kind, str(plain.get(cls.item_key, "?")), exc) from exc
+            raise _unreadable(cls.item_kind, str(plain.get(cls.item_key, "?")), exc) from exc
 
     def to_item(self) -> dict[str, Any]:
         """The item as written to DynamoDB: aliases, Decimals, fixed timestamps, no None values."""

@@ -25,7 +25,7 @@ from .dynamo import (
     deserialize,
     error_code,
     is_condition_failure,
-    load_each,
+    readable,
     serialize,
 )
 from .errors import AlreadyExists, InvalidTransition, NotFound, PipelineError
@@ -198,12 +198,11 @@ class RunRepository:
             if not request:
                 continue
             for table, items in self.table.batch_get(request).items():
-                for item in items:
-                    if table == self.head.name:
+                if table == self.head.name:
+                    for item in items:
                         head = Position(str(item.get("createdAt", "")), str(item.get("runId", "")))
-                    else:
-                        for run in load_each([item], Run.from_item)[0]:
-                            found[run.run_id] = run
+                else:
+                    found.update((run.run_id, run) for run in readable(items, Run.from_item))
         return found, head
 
     def find(self, filters: RunFilters, *, limit: int = 50, cursor: str | None = None) -> Page[Run]:
@@ -292,10 +291,9 @@ class RunRepository:
             ),
         }
         request.update(expr.kwargs())
-        for item in self.table.query_all(request):
-            # A run another tool wrote with values no run can have is left out (and logged): the
-            # other runs still count (the evaluator of every dataset and the calendars read here).
-            yield from load_each([item], Run.from_item)[0]
+        # A run another tool wrote with values no run can have is left out (and logged): the
+        # other runs still count (the evaluator of every dataset and the calendars read here).
+        yield from readable(self.table.query_all(request), Run.from_item)
 
 
 class FileRepository:
@@ -468,8 +466,7 @@ class FileRepository:
         request, expr = self._run_request(run_id, status)
         request.update(expr.kwargs())
         try:
-            for item in self.table.query_all(request):
-                yield from load_each([item], FileRecord.from_item)[0]
+            yield from readable(self.table.query_all(request), FileRecord.from_item)
         except ClientError as exc:
             if status is None or not self.has_run_status_index or error_code(exc) != "ValidationException":
                 raise
